@@ -1,0 +1,96 @@
+"""Sionna's MIMO detectors under registry names (``lmmse``, ``zf``, ``kbest``, ``ep``,
+``mmse-pic``, ``ml``), all with soft-bit (LLR) output."""
+
+import tensorflow as tf
+from sionna.phy import Block
+from sionna.phy.mimo import (
+    EPDetector,
+    KBestDetector,
+    LinearDetector,
+    MaximumLikelihoodDetector,
+    MMSEPICDetector,
+)
+
+from kaq_sionna.detection.registry import DetectorSpec, register_detector
+from kaq_sionna.params import Param, SpecError
+
+DEMAPPING = Param("demapping_method", str, "app", "exact (app) or max-log LLRs",
+                  choices=("app", "maxlog"))
+
+# Exhaustive ML enumerates 2**(num_tx * num_bits_per_symbol) candidates per
+# channel use; beyond this the memory per batch explodes (see
+# ../shared/notes/sionna-1.2.md: 4x4 16-QAM costs ~80 s per 10k channel uses).
+ML_MAX_BITS = 12
+
+
+def _needs_enough_antennas(ctx, params):
+    if ctx.num_rx < ctx.num_tx:
+        raise SpecError("[link] num_rx", f">= num_tx = {ctx.num_tx} for a linear detector",
+                        ctx.num_rx)
+
+
+def _ml_feasible(ctx, params):
+    bits = ctx.num_tx * ctx.num_bits_per_symbol
+    if bits > ML_MAX_BITS:
+        raise SpecError("[[detector]] (ml)",
+                        f"num_tx * num_bits_per_symbol <= {ML_MAX_BITS} "
+                        f"(at most {2 ** ML_MAX_BITS} candidates per channel use)",
+                        f"{ctx.num_tx} x {ctx.num_bits_per_symbol} = {bits} bits "
+                        f"({2 ** bits} candidates); use kbest or ep instead")
+
+
+def _linear(equalizer):
+    def factory(ctx, demapping_method):
+        return LinearDetector(equalizer, "bit", demapping_method, "qam",
+                              ctx.num_bits_per_symbol, precision=ctx.precision)
+    return factory
+
+
+class MMSEPICWithoutPrior(Block):
+    """:class:`~sionna.phy.mimo.MMSEPICDetector` with a zero prior (no decoder feedback),
+    so that it has the plain ``det(y, h, s)`` signature."""
+
+    def __init__(self, num_bits_per_symbol, num_iter=1, demapping_method="maxlog",
+                 precision=None, **kwargs):
+        super().__init__(precision=precision, **kwargs)
+        self.num_bits_per_symbol = num_bits_per_symbol
+        self._det = MMSEPICDetector("bit", demapping_method, num_iter, "qam",
+                                    num_bits_per_symbol, precision=precision)
+
+    def call(self, y, h, s):
+        prior_shape = tf.concat([tf.shape(h)[:-2], [tf.shape(h)[-1], self.num_bits_per_symbol]],
+                                0)
+        return self._det(y, h, s, tf.zeros(prior_shape, self.rdtype))
+
+
+for _spec in (
+    DetectorSpec("lmmse", "LMMSE equalizer + demapper (sionna LinearDetector)", (DEMAPPING,),
+                 _linear("lmmse"), _needs_enough_antennas),
+    DetectorSpec("zf", "zero-forcing equalizer + demapper (sionna LinearDetector)", (DEMAPPING,),
+                 _linear("zf"), _needs_enough_antennas),
+    DetectorSpec(
+        "kbest", "K-Best tree search with list LLRs (sionna KBestDetector)",
+        (Param("list_size", int, 16, "number of paths kept per level", min=1),),
+        lambda ctx, list_size: KBestDetector("bit", ctx.num_tx, list_size, "qam",
+                                             ctx.num_bits_per_symbol,
+                                             precision=ctx.precision)),
+    DetectorSpec(
+        "ep", "expectation propagation (sionna EPDetector)",
+        (Param("num_iter", int, 10, "EP iterations", min=1),
+         Param("beta", float, 0.9, "update smoothing", min=0.0, max=1.0)),
+        lambda ctx, num_iter, beta: EPDetector("bit", ctx.num_bits_per_symbol, l=num_iter,
+                                               beta=beta, precision=ctx.precision)),
+    DetectorSpec(
+        "mmse-pic", "MMSE parallel interference cancellation, zero prior (sionna MMSEPICDetector)",
+        (Param("num_iter", int, 1, "self-iterations", min=1),
+         Param("demapping_method", str, "maxlog", "app or maxlog", choices=("app", "maxlog"))),
+        lambda ctx, num_iter, demapping_method: MMSEPICWithoutPrior(
+            ctx.num_bits_per_symbol, num_iter, demapping_method, precision=ctx.precision)),
+    DetectorSpec(
+        "ml", "exhaustive maximum likelihood (sionna MaximumLikelihoodDetector)", (DEMAPPING,),
+        lambda ctx, demapping_method: MaximumLikelihoodDetector(
+            "bit", demapping_method, ctx.num_tx, "qam", ctx.num_bits_per_symbol,
+            precision=ctx.precision),
+        _ml_feasible),
+):
+    register_detector(_spec)

@@ -1,0 +1,130 @@
+"""Declarative parameter specifications shared by the registries and the scenario schema.
+
+A :class:`Param` says what a key accepts; :func:`check_value` turns a value
+found in a scenario (or on the command line) into a clear :class:`SpecError`
+naming the key, what was expected and what was found.
+"""
+
+from dataclasses import dataclass, field
+
+
+class SpecError(ValueError):
+    """A user-facing configuration error: names the key, the expectation and the finding."""
+
+    def __init__(self, key, expected, found, where=None):
+        self.key, self.expected, self.found, self.where = key, expected, found, where
+        super().__init__(self._text())
+
+    def _text(self):
+        prefix = f"{self.where}: " if self.where else ""
+        return f"{prefix}{self.key}: expected {self.expected}, found {self.found}"
+
+    def located(self, where):
+        """The same error with a location prefix (e.g. the scenario file)."""
+        return SpecError(self.key, self.expected, self.found, where)
+
+
+_TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+               list: "a list"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One configuration key.
+
+    Parameters
+    ----------
+    name : str
+    type : type
+        ``bool``, ``int``, ``float``, ``str`` or ``list`` (of numbers).
+    default : object
+        Default value; ``REQUIRED`` if the key must be given.
+    help : str
+    choices : tuple or None
+        Allowed values.
+    min, max : number or None
+        Inclusive bounds (``min_exclusive`` makes the lower bound strict).
+    """
+
+    name: str
+    type: type
+    default: object
+    help: str = ""
+    choices: tuple = None
+    min: float = None
+    max: float = None
+    min_exclusive: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def describe(self):
+        """Short human description of the accepted values."""
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        text = _TYPE_NAMES[self.type]
+        if self.min is not None and self.max is not None:
+            text += f" in [{self.min}, {self.max}]"
+        elif self.min is not None:
+            text += f" {'>' if self.min_exclusive else '>='} {self.min}"
+        elif self.max is not None:
+            text += f" <= {self.max}"
+        return text
+
+
+REQUIRED = object()
+
+
+def _type_ok(value, typ):
+    if typ is bool:
+        return isinstance(value, bool)
+    if typ is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if typ is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if typ is list:
+        return isinstance(value, list) and all(_type_ok(v, float) for v in value)
+    return isinstance(value, typ)
+
+
+def check_value(param, value, key=None):
+    """Returns ``value`` converted to the parameter's type, or raises :class:`SpecError`."""
+    key = key or param.name
+    if not _type_ok(value, param.type):
+        raise SpecError(key, param.describe(), f"{value!r} ({type(value).__name__})")
+    if param.choices is not None and value not in param.choices:
+        raise SpecError(key, param.describe(), repr(value))
+    values = value if param.type is list else [value]
+    for v in values if param.type in (int, float, list) else []:
+        too_low = param.min is not None and (v <= param.min if param.min_exclusive
+                                             else v < param.min)
+        too_high = param.max is not None and v > param.max
+        if too_low or too_high:
+            raise SpecError(key, param.describe(), repr(value))
+    if param.type is float:
+        return float(value)
+    if param.type is list:
+        return [float(v) for v in value]
+    return value
+
+
+def check_params(params, given, where_key):
+    """Validates a dict of user values against a tuple of :class:`Param`.
+
+    Unknown keys and missing required keys are errors. Returns the complete
+    dict with defaults filled in. ``where_key`` prefixes key names in errors
+    (e.g. ``"[link]"``).
+    """
+    by_name = {p.name: p for p in params}
+    for key in given:
+        if key not in by_name:
+            known = ", ".join(sorted(by_name)) or "no keys"
+            raise SpecError(f"{where_key} {key}", f"a known key ({known})",
+                            f"unknown key {key!r}")
+    out = {}
+    for p in params:
+        if p.name in given:
+            out[p.name] = check_value(p, given[p.name], f"{where_key} {p.name}")
+        elif p.default is REQUIRED:
+            raise SpecError(f"{where_key} {p.name}", p.describe(), "nothing (the key is required)")
+        else:
+            out[p.name] = p.default
+    return out

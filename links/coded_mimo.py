@@ -1,0 +1,158 @@
+"""LDPC-coded spatial multiplexing over flat-fading MIMO channels."""
+
+import tensorflow as tf
+from sionna.phy import Block
+from sionna.phy.channel import ApplyFlatFadingChannel
+from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
+from sionna.phy.mapping import BinarySource, Mapper
+from sionna.phy.utils import hard_decisions
+
+from kaq_sionna.channels import SNR_TYPES, FlatFadingMIMOChannel, add_csi_error, snr_db_to_no
+
+
+class CodedMIMOLink(Block):
+    r"""5G-LDPC-coded spatial multiplexing of ``num_tx`` streams over ``num_rx`` antennas.
+
+    Chain: :class:`~sionna.phy.mapping.BinarySource` ->
+    :class:`~sionna.phy.fec.ldpc.LDPC5GEncoder` ``(k, n)`` with the 5G bit
+    interleaver -> QAM :class:`~sionna.phy.mapping.Mapper` -> flat-fading MIMO
+    channel (:class:`kaq_sionna.channels.FlatFadingMIMOChannel`) and AWGN ->
+    ``detector(y, h_hat, s)`` -> :class:`~sionna.phy.fec.ldpc.LDPC5GDecoder`.
+
+    Every stream carries its own codeword of ``n`` bits, i.e. ``n /
+    num_bits_per_symbol`` channel uses per codeword. With ``fading="fast"`` each
+    channel use sees an independent channel matrix; with ``fading="block"`` one
+    matrix holds for the whole codeword. The detector receives the channel
+    estimate ``h_hat = h + e``, ``e ~ CN(0, csi_error_var)``, and the noise
+    covariance ``s = N0 I`` (it is not told about the CSI error). The SNR
+    convention is that of :mod:`kaq_sionna.channels` (``docs/conventions.md``).
+
+    Parameters
+    ----------
+    detector : callable
+        Any callable with the Sionna MIMO detector signature ``det(y, h, s)``
+        returning LLRs ``[..., num_tx, num_bits_per_symbol]`` (ln p(1)/p(0)),
+        e.g. a :class:`sionna.phy.mimo.LinearDetector` with ``output="bit"`` or
+        a trainable :class:`keras.layers.Layer`.
+    num_tx, num_rx : int
+        Number of streams and of receive antennas.
+    num_bits_per_symbol : int
+        QAM order in bits (2, 4, 6 or 8).
+    k, n : int
+        Information and codeword length of the 5G LDPC code (``n`` multiple of
+        ``num_bits_per_symbol``).
+    channel : "rayleigh" | "kronecker"
+    tx_corr, rx_corr : float
+        Exponential correlation coefficients of the Kronecker model.
+    fading : "fast" | "block"
+    csi_error_var : float
+        Variance of the additive CSI error.
+    uncoded : bool
+        If `True`, no LDPC: ``n`` random bits per stream are mapped directly and
+        ``b_hat`` holds the detector's hard decisions (``k`` is ignored).
+    snr_type : "ebno" | "esno"
+        Meaning of the ``ebno_db`` input.
+    num_bp_iter : int
+        Belief-propagation iterations of the LDPC decoder.
+    soft_output : bool
+        If `True`, ``b_hat`` holds the decoder's output LLRs (logits) instead of
+        hard bits, so that a loss can be back-propagated to the detector.
+
+    Input
+    -----
+    batch_size : int or tf.int32
+        Number of codewords per stream.
+    ebno_db : float or tf.float
+        SNR in dB (Eb/N0 or Es/N0, see ``snr_type``).
+
+    Output
+    ------
+    b : [batch_size, num_tx, k] (``n`` if uncoded), tf.float
+        Transmitted information bits.
+    b_hat : [batch_size, num_tx, k] (``n`` if uncoded), tf.float
+        Decoded bits (or LLRs with ``soft_output=True``).
+    """
+
+    def __init__(self, detector, num_tx=4, num_rx=4, num_bits_per_symbol=4, k=512, n=1024,
+                 channel="rayleigh", tx_corr=0.0, rx_corr=0.0, fading="fast",
+                 csi_error_var=0.0, uncoded=False, snr_type="ebno", num_bp_iter=20,
+                 soft_output=False, precision=None, **kwargs):
+        super().__init__(precision=precision, **kwargs)
+        if n % num_bits_per_symbol:
+            raise ValueError(f"n={n} must be a multiple of num_bits_per_symbol="
+                             f"{num_bits_per_symbol}")
+        if fading not in ("fast", "block"):
+            raise ValueError(f"fading must be 'fast' or 'block', found {fading!r}")
+        if snr_type not in SNR_TYPES:
+            raise ValueError(f"snr_type must be one of {SNR_TYPES}, found {snr_type!r}")
+        if not uncoded and not 0 < k < n:
+            raise ValueError(f"k must satisfy 0 < k < n, found k={k}, n={n}")
+        self.detector = detector
+        self.num_tx, self.num_rx = num_tx, num_rx
+        self.num_bits_per_symbol = num_bits_per_symbol
+        self.n, self.k = n, (n if uncoded else k)
+        self.uncoded, self.snr_type, self.fading = uncoded, snr_type, fading
+        self.csi_error_var = float(csi_error_var)
+        self.soft_output = soft_output
+        self.coderate = 1.0 if uncoded else k / n
+        self.num_channel_uses = n // num_bits_per_symbol
+
+        self._source = BinarySource(precision=precision)
+        self._mapper = Mapper("qam", num_bits_per_symbol, precision=precision)
+        self._channel = FlatFadingMIMOChannel(num_tx, num_rx, channel, tx_corr, rx_corr,
+                                              precision=precision)
+        self._apply_channel = ApplyFlatFadingChannel(precision=precision)
+        if not uncoded:
+            self._encoder = LDPC5GEncoder(k, n, num_bits_per_symbol=num_bits_per_symbol,
+                                          precision=precision)
+            self._decoder = LDPC5GDecoder(self._encoder, hard_out=not soft_output,
+                                          num_iter=num_bp_iter, precision=precision)
+
+    def snr_to_no(self, ebno_db):
+        """Noise variance for an SNR in dB under this link's ``snr_type`` and code rate."""
+        return snr_db_to_no(ebno_db, self.snr_type, self.num_bits_per_symbol, self.coderate,
+                            precision=self.precision)
+
+    def detect_codewords(self, c, no):
+        r"""Maps coded bits, sends them over the channel and returns the detector's LLRs.
+
+        This is the part of the chain between encoder and decoder; HARQ links
+        call it once per transmission.
+
+        Input
+        -----
+        c : [batch_size, num_tx, n], tf.float
+            Coded (and interleaved) bits of one codeword per stream.
+        no : scalar tf.float
+            Noise variance.
+
+        Output
+        ------
+        llr : [batch_size, num_tx, n], tf.float
+            Channel LLRs (ln p(1)/p(0)) of the coded bits.
+        """
+        batch_size = tf.shape(c)[0]
+        nbps, ncu = self.num_bits_per_symbol, self.num_channel_uses
+        # [batch, num_tx, ncu] -> channel uses first: [batch, ncu, num_tx]
+        x = tf.transpose(self._mapper(c), [0, 2, 1])
+        if self.fading == "fast":
+            h = self._channel([batch_size, ncu])
+        else:
+            h = tf.repeat(self._channel([batch_size, 1]), ncu, axis=1)
+        y = self._apply_channel(x, h, no)
+        h_hat = add_csi_error(h, self.csi_error_var)
+        s = tf.cast(no, self.cdtype) * tf.eye(self.num_rx, dtype=self.cdtype)
+        s = tf.broadcast_to(s, tf.concat([tf.shape(y), [self.num_rx]], 0))
+        llr = self.detector(y, h_hat, s)  # [batch, ncu, num_tx, nbps]
+        llr = tf.cast(tf.reshape(llr, [batch_size, ncu, self.num_tx, nbps]), self.rdtype)
+        llr = tf.transpose(llr, [0, 2, 1, 3])
+        return tf.reshape(llr, [batch_size, self.num_tx, self.n])
+
+    def call(self, batch_size, ebno_db):
+        no = self.snr_to_no(ebno_db)
+        b = self._source([batch_size, self.num_tx, self.k])
+        c = b if self.uncoded else self._encoder(b)
+        llr = self.detect_codewords(c, no)
+        if self.uncoded:
+            return b, (llr if self.soft_output else hard_decisions(llr))
+        return b, self._decoder(llr)

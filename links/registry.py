@@ -1,0 +1,91 @@
+"""Registry of links by scenario name (``[link] type``)."""
+
+from dataclasses import dataclass
+
+from kaq_sionna.params import Param, SpecError, check_params
+from links.coded_mimo import CodedMIMOLink
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """How to build one link type from scenario keys.
+
+    ``factory(detector, snr_type, **params)`` builds the link; ``check(params)``
+    raises :class:`~kaq_sionna.params.SpecError` on inconsistent combinations.
+    """
+
+    name: str
+    summary: str
+    params: tuple
+    factory: object
+    check: object = None
+
+    def as_dict(self):
+        return {"name": self.name, "summary": self.summary,
+                "params": [{"name": p.name, "type": p.type.__name__, "default": p.default,
+                            "accepts": p.describe(), "help": p.help} for p in self.params]}
+
+
+# LDPC5GEncoder limits (TS 38.212): k <= 8448 information bits.
+LDPC_MAX_K = 8448
+
+
+def _check_coded_mimo(p):
+    nbps = p["num_bits_per_symbol"]
+    if p["n"] % nbps:
+        raise SpecError("[link] n", f"a multiple of num_bits_per_symbol = {nbps}", p["n"])
+    if not p["uncoded"]:
+        if p["k"] >= p["n"]:
+            raise SpecError("[link] k", f"< n = {p['n']} (code rate below 1)", p["k"])
+        if p["k"] > LDPC_MAX_K:
+            raise SpecError("[link] k", f"<= {LDPC_MAX_K} (5G LDPC limit)", p["k"])
+        if p["k"] / p["n"] < 1 / 5:
+            raise SpecError("[link] k", f">= n/5 = {p['n'] / 5:g} (5G LDPC lowest rate 1/5)",
+                            p["k"])
+
+
+_NUM_BITS = Param("num_bits_per_symbol", int, 4, "QAM order in bits", choices=(2, 4, 6, 8))
+
+LINKS = {
+    "coded_mimo": LinkSpec(
+        "coded_mimo",
+        "5G LDPC-coded spatial multiplexing over flat Rayleigh/Kronecker fading (CodedMIMOLink)",
+        (
+            Param("num_tx", int, 4, "transmitted streams", min=1, max=64),
+            Param("num_rx", int, 4, "receive antennas", min=1, max=256),
+            _NUM_BITS,
+            Param("k", int, 512, "information bits per codeword", min=1),
+            Param("n", int, 1024, "codeword length", min=2),
+            Param("channel", str, "rayleigh", "fading model", choices=("rayleigh", "kronecker")),
+            Param("tx_corr", float, 0.0, "Kronecker exponential tx correlation", min=0.0,
+                  max=0.99),
+            Param("rx_corr", float, 0.0, "Kronecker exponential rx correlation", min=0.0,
+                  max=0.99),
+            Param("fading", str, "fast", "new channel per channel use or per codeword",
+                  choices=("fast", "block")),
+            Param("csi_error_var", float, 0.0, "variance of the CSI error h_hat = h + e",
+                  min=0.0),
+            Param("uncoded", bool, False, "hard-decision BER of the detector, no LDPC"),
+            Param("num_bp_iter", int, 20, "LDPC belief-propagation iterations", min=1),
+        ),
+        lambda detector, snr_type, **p: CodedMIMOLink(detector, snr_type=snr_type, **p),
+        _check_coded_mimo,
+    ),
+}
+
+
+def validate_link(link_type, params):
+    """Checks ``[link]`` keys for ``link_type``; returns the full parameter dict."""
+    if link_type not in LINKS:
+        raise SpecError("[link] type", "one of " + ", ".join(sorted(LINKS)), repr(link_type))
+    spec = LINKS[link_type]
+    full = check_params(spec.params, params, "[link]")
+    if spec.check is not None:
+        spec.check(full)
+    return full
+
+
+def build_link(link_type, detector, snr_type="ebno", **params):
+    """Builds a link of registry type ``link_type`` around ``detector``."""
+    full = validate_link(link_type, params)
+    return LINKS[link_type].factory(detector, snr_type, **full)
