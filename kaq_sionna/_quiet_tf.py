@@ -15,7 +15,11 @@ import sys
 
 
 @contextlib.contextmanager
-def _stderr_silenced():
+def stderr_silenced():
+    """Redirects file descriptor 2 to /dev/null (unless KAQ_SIONNA_VERBOSE_TF=1)."""
+    if os.environ.get("KAQ_SIONNA_VERBOSE_TF") == "1":
+        yield
+        return
     try:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -40,8 +44,7 @@ def import_quietly():
     verbose = os.environ.get("KAQ_SIONNA_VERBOSE_TF") == "1"
     if not verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    ctx = contextlib.nullcontext() if verbose else _stderr_silenced()
-    with ctx:
+    with stderr_silenced():
         import tensorflow as tf
 
         tf.get_logger().setLevel("ERROR")

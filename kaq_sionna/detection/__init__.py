@@ -10,6 +10,7 @@ from kaq_sionna.detection.registry import (
     validate_detector,
 )
 from kaq_sionna.detection.sionna_baselines import MMSEPICWithoutPrior
+from kaq_sionna.detection.unfolded import ADMMNet, PGDNet, UnfoldedDetector, UnfoldedEstimate
 
-__all__ = ["DETECTORS", "DetectorSpec", "LinkContext", "MMSEPICWithoutPrior", "build_detector",
+__all__ = ["ADMMNet", "PGDNet", "UnfoldedDetector", "UnfoldedEstimate", "DETECTORS", "DetectorSpec", "LinkContext", "MMSEPICWithoutPrior", "build_detector",
            "get_detector_spec", "register_detector", "validate_detector"]

@@ -7,6 +7,7 @@ from sionna.phy.mimo import (
     EPDetector,
     KBestDetector,
     LinearDetector,
+    List2LLRSimple,
     MaximumLikelihoodDetector,
     MMSEPICDetector,
 )
@@ -70,10 +71,15 @@ for _spec in (
                  _linear("zf"), _needs_enough_antennas),
     DetectorSpec(
         "kbest", "K-Best tree search with list LLRs (sionna KBestDetector)",
-        (Param("list_size", int, 16, "number of paths kept per level", min=1),),
-        lambda ctx, list_size: KBestDetector("bit", ctx.num_tx, list_size, "qam",
-                                             ctx.num_bits_per_symbol,
-                                             precision=ctx.precision)),
+        (Param("list_size", int, 16, "number of paths kept per level", min=1),
+         Param("llr_clip", float, 20.0, "magnitude of the LLRs of bits without a "
+               "counter-hypothesis in the list (Sionna's default 20 hurts LDPC decoding; "
+               "4-8 is better in coded links)", min=0.0, min_exclusive=True)),
+        lambda ctx, list_size, llr_clip: KBestDetector(
+            "bit", ctx.num_tx, list_size, "qam", ctx.num_bits_per_symbol,
+            list2llr=List2LLRSimple(ctx.num_bits_per_symbol, llr_clip_val=llr_clip,
+                                    precision=ctx.precision),
+            precision=ctx.precision)),
     DetectorSpec(
         "ep", "expectation propagation (sionna EPDetector)",
         (Param("num_iter", int, 10, "EP iterations", min=1),

@@ -1,0 +1,139 @@
+"""The ``kaq-sionna`` command: ``run``, ``list`` and ``bench``.
+
+Exit codes: 0 success, 1 unexpected failure, 2 user error (bad scenario,
+unknown name, conflicting results), 130 interrupted (finished points kept).
+"""
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+class UserError(Exception):
+    """An error caused by the user's input: printed without a traceback, exit code 2."""
+
+
+def _cmd_run(args):
+    from kaq_sionna.scenario import load_scenario
+    from kaq_sionna.sweep import ResumeConflict, run_sweep, summary_table
+
+    scenario = load_scenario(args.scenario)
+    out = Path(args.out) if args.out else Path("results") / (
+        scenario.name + ("-quick" if args.quick else ""))
+    command = "kaq-sionna " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    print(f"scenario {scenario.name} ({args.scenario}) -> {out}/"
+          + (" [quick]" if args.quick else ""), flush=True)
+    try:
+        doc = run_sweep(scenario, out, quick=args.quick, restart=args.restart,
+                        command=command)
+    except ResumeConflict as err:
+        raise UserError(str(err)) from None
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished SNR points are kept in {out}/results.json; "
+              "run the same command again to resume.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print("\n" + summary_table(doc))
+    print(f"\nwrote {out}/results.json, {out}/results.csv, {out}/plot.png")
+    return 0
+
+
+def registry_listing():
+    """Detectors, links and pretrained models as a JSON-serialisable dict."""
+    from kaq_sionna import pretrained
+    from kaq_sionna.detection.registry import DETECTORS, _ensure_loaded
+    from links.registry import LINKS
+
+    _ensure_loaded()
+    return {
+        "detectors": [DETECTORS[n].as_dict() for n in sorted(DETECTORS)],
+        "links": [LINKS[n].as_dict() for n in sorted(LINKS)],
+        "pretrained": [{"name": n, "config": c} for n, c in pretrained.available().items()],
+    }
+
+
+def _cmd_list(args):
+    listing = registry_listing()
+    if args.json:
+        print(json.dumps(listing, indent=2))
+        return 0
+    print("Detectors (name: parameters):")
+    for d in listing["detectors"]:
+        params = ", ".join(f"{p['name']}={p['default']!r}" for p in d["params"]) or "-"
+        print(f"  {d['name']:<10} {d['summary']}\n  {'':<10} parameters: {params}")
+    print("\nLinks ([link] type):")
+    for lk in listing["links"]:
+        print(f"  {lk['name']:<10} {lk['summary']}")
+    print("\nPretrained models:")
+    if not listing["pretrained"]:
+        print("  (none shipped yet)")
+    for m in listing["pretrained"]:
+        print(f"  {m['name']}")
+    return 0
+
+
+def _cmd_bench(args):
+    from kaq_sionna.bench import bench_link, format_link_table, write_json
+
+    if args.what != "link":
+        raise UserError(f"bench: expected one of 'link', found {args.what!r}")
+    modes = [m.strip() for m in args.modes.split(",")]
+    bad = [m for m in modes if m not in ("eager", "graph", "xla")]
+    if bad:
+        raise UserError(f"--modes: expected a comma-separated subset of eager,graph,xla, "
+                        f"found {','.join(bad)}")
+    if args.batch_size < 1 or args.repeats < 1:
+        raise UserError("--batch-size and --repeats: expected positive integers")
+    result = bench_link(batch_size=args.batch_size, repeats=args.repeats, modes=modes,
+                        stream=sys.stdout)
+    print("\n" + format_link_table(result))
+    if args.json:
+        write_json(args.json, result)
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="kaq-sionna",
+        description="Quantized receiver blocks and HARQ soft-bit storage in Sionna 5G links.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="sweep a scenario over its SNR grid (resumable)")
+    run.add_argument("scenario", help="scenario TOML file (see scenarios/README.md)")
+    run.add_argument("--quick", action="store_true", help="reduced sweep for smoke tests")
+    run.add_argument("--out", help="output directory (default results/<name>[-quick])")
+    run.add_argument("--restart", action="store_true",
+                     help="discard results already in the output directory")
+    run.set_defaults(func=_cmd_run)
+
+    lst = sub.add_parser("list", help="print detectors, links and pretrained models")
+    lst.add_argument("--json", action="store_true", help="machine-readable output")
+    lst.set_defaults(func=_cmd_list)
+
+    bench = sub.add_parser("bench", help="speed benchmarks (ratios measured in one run)")
+    bench.add_argument("what", choices=["link"], help="what to benchmark")
+    bench.add_argument("--batch-size", type=int, default=256)
+    bench.add_argument("--repeats", type=int, default=5)
+    bench.add_argument("--modes", default="eager,graph,xla")
+    bench.add_argument("--json", help="also write the result as JSON to this file")
+    bench.set_defaults(func=_cmd_bench)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    from kaq_sionna.params import SpecError  # imports TensorFlow quietly
+
+    try:
+        return args.func(args)
+    except (UserError, SpecError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyError as err:
+        print(f"error: {err.args[0]}", file=sys.stderr)
+        return EXIT_USER_ERROR

@@ -1,0 +1,219 @@
+"""Scenario files: TOML parsing and validation before anything runs.
+
+The schema is documented in ``scenarios/README.md``. Every user error raises
+:class:`ScenarioError` with one message naming the file, the key, what was
+expected and what was found; unknown keys are errors.
+
+This module belongs to the application layer (with :mod:`kaq_sionna.sweep` and
+:mod:`kaq_sionna.cli`): it validates ``[link]`` against :data:`links.LINKS`.
+The library layers (detection, quantization, softbits, harq, training) never
+import :mod:`links`.
+"""
+
+import copy
+import hashlib
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kaq_sionna.channels import SNR_TYPES
+from kaq_sionna.detection.registry import LinkContext, validate_detector
+from kaq_sionna.params import REQUIRED, Param, SpecError, check_params
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+
+class ScenarioError(SpecError):
+    """A scenario file is invalid; the message names file, key, expectation and finding."""
+
+
+SCENARIO_KEYS = (
+    Param("name", str, REQUIRED, "scenario name; default output directory results/<name>"),
+    Param("seed", int, 0, "seed of every random draw of the run", min=0),
+    Param("description", str, "", "free text shown in results.json"),
+)
+
+SWEEP_KEYS = (
+    Param("snr_db", list, REQUIRED, "SNR grid in dB (non-empty list of numbers)"),
+    Param("snr_type", str, "ebno", "Eb/N0 or Es/N0, see docs/conventions.md", choices=SNR_TYPES),
+    Param("batch_size", int, 256, "codewords per stream per Monte-Carlo iteration", min=1),
+    Param("max_mc_iter", int, 100, "maximum Monte-Carlo iterations per SNR point", min=1),
+    Param("num_target_block_errors", int, 100, "stop a point after this many block errors",
+          min=1),
+    Param("num_target_bit_errors", int, 0, "stop a point after this many bit errors (0: off)",
+          min=0),
+    Param("early_stop", bool, True, "skip the remaining points of a detector after a point "
+          "without errors"),
+    Param("mode", str, "graph", "execution mode of the link", choices=("eager", "graph", "xla")),
+)
+
+# --quick: a reduced sweep for smoke tests; [sweep.quick] may override these.
+QUICK_KEYS = (
+    Param("snr_db", list, None, "SNR grid of the quick run (default: the full grid)"),
+    Param("batch_size", int, 32, "batch size of the quick run", min=1),
+    Param("max_mc_iter", int, 2, "maximum iterations per point of the quick run", min=1),
+    Param("num_target_block_errors", int, 20, "target block errors of the quick run", min=1),
+)
+
+
+@dataclass
+class DetectorEntry:
+    """One ``[[detector]]`` table: registry name, display label and full parameters."""
+
+    name: str
+    label: str
+    params: dict = field(default_factory=dict)
+
+    def as_dict(self):
+        return {"name": self.name, "label": self.label, "params": dict(self.params)}
+
+
+@dataclass
+class Scenario:
+    """A validated scenario.
+
+    ``as_dict()`` is the canonical form stored in ``results.json``; its hash
+    (:attr:`fingerprint`) detects a changed scenario when a run is resumed.
+    """
+
+    path: str
+    name: str
+    seed: int
+    description: str
+    link_type: str
+    link: dict
+    sweep: dict
+    quick: dict
+    detectors: list
+
+    def as_dict(self):
+        return {
+            "scenario": {"name": self.name, "seed": self.seed, "description": self.description},
+            "link": {"type": self.link_type, **self.link},
+            "sweep": {**self.sweep, "quick": dict(self.quick)},
+            "detector": [d.as_dict() for d in self.detectors],
+        }
+
+    @property
+    def fingerprint(self):
+        text = json.dumps(self.as_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def link_context(self):
+        return LinkContext(self.link["num_tx"], self.link["num_rx"],
+                           self.link["num_bits_per_symbol"])
+
+    def sweep_settings(self, quick=False):
+        """The Monte-Carlo settings of a full or a ``--quick`` run."""
+        settings = dict(self.sweep)
+        if quick:
+            settings.update({k: v for k, v in self.quick.items() if v is not None})
+        return settings
+
+
+def _section(data, key, where, required=True):
+    if key not in data:
+        if required:
+            raise ScenarioError(f"[{key}]", "a table", "nothing (the section is missing)", where)
+        return {}
+    value = data[key]
+    if not isinstance(value, dict):
+        raise ScenarioError(f"[{key}]", "a table", f"{type(value).__name__}", where)
+    return value
+
+
+def parse_scenario(data, where="<scenario>"):
+    """Validates a scenario given as a dict (parsed TOML). Returns a :class:`Scenario`."""
+    try:
+        return _parse(copy.deepcopy(data), where)
+    except ScenarioError:
+        raise
+    except SpecError as err:
+        raise ScenarioError(err.key, err.expected, err.found, where) from None
+
+
+def _parse(data, where):
+    from links.registry import validate_link  # application layer: see module docstring
+
+    known = {"scenario", "link", "sweep", "detector"}
+    for key in data:
+        if key not in known:
+            raise ScenarioError(key, "one of the sections " + ", ".join(sorted(known)),
+                                f"unknown key {key!r}", where)
+    head = check_params(SCENARIO_KEYS, _section(data, "scenario", where), "[scenario]")
+
+    link = dict(_section(data, "link", where))
+    if "type" not in link:
+        raise SpecError("[link] type", "a link type (e.g. 'coded_mimo')",
+                        "nothing (the key is required)")
+    link_type = link.pop("type")
+    if not isinstance(link_type, str):
+        raise SpecError("[link] type", "a string", repr(link_type))
+    link = validate_link(link_type, link)
+
+    sweep = dict(_section(data, "sweep", where))
+    quick = sweep.pop("quick", {})
+    if not isinstance(quick, dict):
+        raise SpecError("[sweep.quick]", "a table", type(quick).__name__)
+    sweep = check_params(SWEEP_KEYS, sweep, "[sweep]")
+    quick = check_params(QUICK_KEYS, quick, "[sweep.quick]")
+    for key, grid in (("[sweep] snr_db", sweep["snr_db"]), ("[sweep.quick] snr_db",
+                                                            quick["snr_db"])):
+        if grid is not None and not grid:
+            raise SpecError(key, "a non-empty list of numbers", "an empty list")
+
+    ctx = LinkContext(link["num_tx"], link["num_rx"], link["num_bits_per_symbol"])
+    detectors = _parse_detectors(data.get("detector"), ctx)
+    return Scenario(where, head["name"], head["seed"], head["description"], link_type, link,
+                    sweep, quick, detectors)
+
+
+def _parse_detectors(tables, ctx):
+    if not isinstance(tables, list) or not tables:
+        raise SpecError("[[detector]]", "at least one [[detector]] table",
+                        "none" if tables is None else repr(tables))
+    entries, labels = [], set()
+    for i, table in enumerate(tables):
+        key = f"[[detector]] #{i + 1}"
+        if not isinstance(table, dict):
+            raise SpecError(key, "a table", repr(table))
+        table = dict(table)
+        name = table.pop("name", None)
+        if not isinstance(name, str):
+            raise SpecError(f"{key} name", "a detector name (see `kaq-sionna list`)",
+                            "nothing" if name is None else repr(name))
+        label = table.pop("label", name)
+        if not isinstance(label, str):
+            raise SpecError(f"{key} label", "a string", repr(label))
+        if label in labels:
+            raise SpecError(f"{key} label", "a label not used by another detector "
+                            "(add label = \"...\" to tell them apart)", repr(label))
+        labels.add(label)
+        params = validate_detector(name, table, ctx, where_key=key)
+        entries.append(DetectorEntry(name, label, params))
+    return entries
+
+
+def load_scenario(path):
+    """Reads and validates a scenario TOML file.
+
+    Raises
+    ------
+    ScenarioError
+        If the file is missing, is not valid TOML, or fails validation.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError("file", "an existing scenario TOML file",
+                            f"no file at {path}", str(path))
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError("TOML syntax", "valid TOML", str(err), str(path)) from None
+    return parse_scenario(data, str(path))

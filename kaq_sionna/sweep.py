@@ -1,0 +1,256 @@
+"""Resumable Monte-Carlo sweeps of a scenario over its SNR grid.
+
+Each SNR point of each detector is one call of :func:`sionna.phy.utils.sim_ber`
+(same stopping rules: target block/bit errors, maximum iterations), seeded from
+(scenario seed, detector index, SNR index) so that a point gives the same
+result whether the run was interrupted before it or not. After every point the
+results are written atomically; a re-run of the same command resumes after the
+last finished point, and refuses to mix results of a changed scenario unless
+told to start over.
+"""
+
+import signal
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import tensorflow as tf
+from sionna.phy import config
+from sionna.phy.utils import sim_ber
+
+from kaq_sionna._quiet_tf import stderr_silenced
+from kaq_sionna.detection.registry import build_detector
+from kaq_sionna.results import load_results, new_results, validate_results, write_all
+
+
+class ResumeConflict(Exception):
+    """The output directory holds results of a different scenario or run type."""
+
+
+def point_seed(seed, detector_index, snr_index):
+    """Seed of one SNR point: independent of the points simulated before it."""
+    return (seed * 1_000_003 + detector_index * 10_007 + snr_index) % (2**31 - 1)
+
+
+def compile_link(link, mode):
+    """Wraps ``link`` for the execution mode ``"eager"``, ``"graph"`` or ``"xla"``."""
+    if mode == "eager":
+        return link
+    return tf.function(link, jit_compile=(mode == "xla"))
+
+
+def build_scenario_link(scenario, entry):
+    """Builds the link of ``scenario`` around the detector of one ``[[detector]]`` entry."""
+    from links.registry import build_link  # application layer (see kaq_sionna.scenario)
+
+    detector = build_detector(entry.name, scenario.link_context, **entry.params)
+    return build_link(scenario.link_type, detector, scenario.sweep["snr_type"], **scenario.link)
+
+
+def _diff_keys(old, new, prefix=""):
+    keys = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += _diff_keys(a, b, f"{prefix}{k}.")
+        elif a != b:
+            keys.append(f"{prefix}{k}")
+    return keys
+
+
+def open_results(scenario, out_dir, quick, restart, command):
+    """Loads resumable results from ``out_dir`` or starts new ones.
+
+    Raises
+    ------
+    ResumeConflict
+        If ``out_dir/results.json`` belongs to another scenario or run type and
+        ``restart`` is `False`.
+    """
+    path = Path(out_dir) / "results.json"
+    if path.exists() and not restart:
+        doc = load_results(path)
+        validate_results(doc)
+        if doc.get("fingerprint") != scenario.fingerprint or doc.get("quick") != bool(quick):
+            changed = _diff_keys(doc.get("scenario", {}), scenario.as_dict())
+            if doc.get("quick") != bool(quick):
+                changed.append("--quick")
+            raise ResumeConflict(
+                f"{path} holds results of a different run (changed: {', '.join(changed)}). "
+                "Use --restart to discard them, or --out to write elsewhere.")
+        doc["command"] = command
+        return doc
+    return new_results(scenario, quick, command)
+
+
+class _Progress:
+    """sim_ber-style progress table, one row per SNR point, live while it runs."""
+
+    HEADER = ("{:>9} |{:>11} |{:>11} |{:>12} |{:>12} |{:>13} |{:>12} |{:>12} |  {}"
+              .format("SNR [dB]", "BER", "BLER", "bit errors", "num bits", "block errors",
+                      "num blocks", "runtime [s]", "status"))
+
+    def __init__(self, stream):
+        self.stream = stream
+        # Live (carriage-return) updates only on a terminal; logs get final rows.
+        self.live = getattr(stream, "isatty", lambda: False)()
+
+    def header(self, label, index, total):
+        print(f"\n[{index}/{total}] {label}", file=self.stream)
+        print(self.HEADER, file=self.stream)
+        print("-" * len(self.HEADER), file=self.stream)
+
+    def row(self, snr, be, nb, ble, nbl, seconds, status, final):
+        if not (final or self.live):
+            return
+        ber = be / nb if nb else 0.0
+        bler = ble / nbl if nbl else 0.0
+        text = (f"{snr:>9.2f} |{ber:>11.4e} |{bler:>11.4e} |{be:>12d} |{nb:>12d} |{ble:>13d} |"
+                f"{nbl:>12d} |{seconds:>12.1f} |  {status}")
+        print(text, end="\n" if final else "\r", file=self.stream, flush=True)
+
+
+def _simulate_point(mc_fun, snr_db, settings, progress):
+    """One SNR point with sim_ber's stopping rules. Returns the counts of the point."""
+    counts = {}
+    start = time.perf_counter()
+
+    def callback(mc_iter, snr_idx, ebno_dbs, bit_errors, block_errors, nb_bits, nb_blocks):
+        counts.update(bit_errors=int(bit_errors[0]), num_bits=int(nb_bits[0]),
+                      block_errors=int(block_errors[0]), num_blocks=int(nb_blocks[0]),
+                      iterations=int(mc_iter) + 1)
+        progress.row(snr_db, counts["bit_errors"], counts["num_bits"], counts["block_errors"],
+                     counts["num_blocks"], time.perf_counter() - start,
+                     f"iter {counts['iterations']}/{settings['max_mc_iter']}", final=False)
+        return sim_ber.CALLBACK_CONTINUE
+
+    target_bits = settings["num_target_bit_errors"] or None
+    sim_ber(mc_fun, tf.constant([snr_db], tf.float32), settings["batch_size"],
+            settings["max_mc_iter"], num_target_bit_errors=target_bits,
+            num_target_block_errors=settings["num_target_block_errors"],
+            early_stop=False, verbose=False, callback=callback)
+    seconds = time.perf_counter() - start
+    if counts["block_errors"] >= settings["num_target_block_errors"]:
+        status = "target block errors"
+    elif target_bits and counts["bit_errors"] >= target_bits:
+        status = "target bit errors"
+    else:
+        status = "max iterations"
+    return counts, seconds, status
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """Turns SIGTERM into KeyboardInterrupt so that a killed run stops like Ctrl-C."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not in the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_sweep(scenario, out_dir, quick=False, restart=False, command="", stream=None,
+              max_points=None):
+    """Sweeps every detector of ``scenario`` over its SNR grid, resuming finished points.
+
+    Parameters
+    ----------
+    scenario : kaq_sionna.scenario.Scenario
+    out_dir : str or Path
+        Receives results.json, results.csv and plot.png after every point.
+    quick : bool
+        Reduced sweep (``[sweep.quick]`` settings).
+    restart : bool
+        Discard results already in ``out_dir`` instead of resuming them.
+    command : str
+        The command line, recorded in results.json.
+    stream : file
+        Where progress goes (default stdout).
+    max_points : int or None
+        Stop after simulating this many new points (leaves a resumable,
+        incomplete run; used to test resumption).
+
+    Output
+    ------
+    dict
+        The results document (also written to ``out_dir``).
+    """
+    stream = stream or sys.stdout
+    settings = scenario.sweep_settings(quick)
+    grid = [float(s) for s in settings["snr_db"]]
+    doc = open_results(scenario, out_dir, quick, restart, command)
+    progress = _Progress(stream)
+    simulated = 0
+    with _sigterm_as_interrupt():
+        for d_idx, (entry, curve) in enumerate(zip(scenario.detectors, doc["curves"],
+                                                   strict=True)):
+            if curve["done"]:
+                continue
+            progress.header(entry.label, d_idx + 1, len(scenario.detectors))
+            for done_idx, snr in enumerate(curve["snr_db"]):
+                progress.row(snr, curve["bit_errors"][done_idx], curve["num_bits"][done_idx],
+                             curve["block_errors"][done_idx], curve["num_blocks"][done_idx],
+                             curve["seconds"][done_idx], "resumed from results.json", True)
+            link = build_scenario_link(scenario, entry)
+            mc_fun = compile_link(link, settings["mode"])
+            for s_idx in range(len(curve["snr_db"]), len(grid)):
+                if max_points is not None and simulated >= max_points:
+                    return doc
+                config.seed = point_seed(scenario.seed, d_idx, s_idx)
+                with stderr_silenced():  # XLA/absl start-up lines on first compile
+                    counts, seconds, status = _simulate_point(mc_fun, grid[s_idx], settings,
+                                                              progress)
+                simulated += 1
+                _append_point(curve, grid[s_idx], counts, seconds, status)
+                stop_early = settings["early_stop"] and counts["block_errors"] == 0
+                if stop_early:
+                    curve["status"][-1] = "no errors - early stop"
+                curve["done"] = stop_early or s_idx == len(grid) - 1
+                progress.row(grid[s_idx], counts["bit_errors"], counts["num_bits"],
+                             counts["block_errors"], counts["num_blocks"], seconds,
+                             curve["status"][-1], final=True)
+                doc["complete"] = all(c["done"] for c in doc["curves"])
+                write_all(out_dir, doc)
+                if stop_early:
+                    break
+    doc["complete"] = all(c["done"] for c in doc["curves"])
+    write_all(out_dir, doc)
+    return doc
+
+
+def _append_point(curve, snr, counts, seconds, status):
+    nb, nbl = max(counts["num_bits"], 1), max(counts["num_blocks"], 1)
+    curve["snr_db"].append(snr)
+    curve["ber"].append(counts["bit_errors"] / nb)
+    curve["bler"].append(counts["block_errors"] / nbl)
+    for key in ("bit_errors", "num_bits", "block_errors", "num_blocks"):
+        curve[key].append(counts[key])
+    curve["seconds"].append(round(seconds, 3))
+    curve["status"].append(status)
+
+
+def summary_table(doc):
+    """Plain-text BLER table (rows: SNR, columns: detectors) for the end of a run."""
+    curves = doc["curves"]
+    snrs = sorted({s for c in curves for s in c["snr_db"]})
+    width = max(12, *(len(c["label"]) + 2 for c in curves))
+    lines = ["BLER".ljust(10) + "".join(c["label"].rjust(width) for c in curves)]
+    for snr in snrs:
+        cells = []
+        for c in curves:
+            vals = [b for s, b in zip(c["snr_db"], c["bler"], strict=True) if s == snr]
+            cells.append((f"{vals[0]:.3e}" if vals else "-").rjust(width))
+        lines.append(f"{snr:<10.2f}" + "".join(cells))
+    return "\n".join(lines)
+
+
+__all__ = ["ResumeConflict", "run_sweep", "open_results", "point_seed", "compile_link",
+           "build_scenario_link", "summary_table"]

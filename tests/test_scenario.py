@@ -1,0 +1,99 @@
+"""Scenario validation: every error class fails at once, naming file, key, expectation, finding."""
+
+import copy
+
+import pytest
+
+from kaq_sionna.scenario import ScenarioError, load_scenario, parse_scenario
+
+BASE = {
+    "scenario": {"name": "t", "seed": 1},
+    "link": {"type": "coded_mimo", "num_tx": 2, "num_rx": 2, "num_bits_per_symbol": 2,
+             "k": 64, "n": 128},
+    "sweep": {"snr_db": [0.0, 2.0], "batch_size": 8, "max_mc_iter": 1},
+    "detector": [{"name": "lmmse"}, {"name": "kbest", "list_size": 4}],
+}
+
+
+def _with(path, value):
+    data = copy.deepcopy(BASE)
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    if value is _DELETE:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return data
+
+
+_DELETE = object()
+
+
+def test_valid_scenario_fills_defaults():
+    sc = parse_scenario(BASE, "x.toml")
+    assert sc.link["channel"] == "rayleigh" and sc.sweep["snr_type"] == "ebno"
+    assert [d.label for d in sc.detectors] == ["lmmse", "kbest"]
+    assert sc.detectors[1].params["list_size"] == 4
+
+
+def test_fingerprint_changes_with_the_scenario():
+    a = parse_scenario(BASE).fingerprint
+    assert a == parse_scenario(copy.deepcopy(BASE)).fingerprint
+    assert a != parse_scenario(_with(("link", "k"), 32)).fingerprint
+
+
+@pytest.mark.parametrize("path, value, key, expected, found", [
+    (("link", "num_tx"), "4", "[link] num_tx", "an integer", "'4'"),                  # type
+    (("link", "num_bits_per_symbol"), 5, "[link] num_bits_per_symbol", "one of 2, 4, 6, 8",
+     "5"),                                                                              # range
+    (("link", "k"), 128, "[link] k", "< n = 128", "128"),                              # k >= n
+    (("link", "num_rx"), 1, "[link] num_rx", ">= num_tx = 2", "1"),                    # linear
+    (("sweep", "batch_size"), 0, "[sweep] batch_size", ">= 1", "0"),                   # batch
+    (("sweep", "snr_db"), [], "[sweep] snr_db", "non-empty", "empty list"),            # grid
+    (("detector",), [{"name": "sphere"}], "detector name", "one of", "'sphere'"),      # det
+    (("link", "type"), "satellite", "[link] type", "one of coded_mimo", "'satellite'"),  # link
+    (("link", "antennas"), 4, "[link] antennas", "a known key", "unknown key"),        # key
+    (("sweep", "snr_type"), "sinr", "[sweep] snr_type", "one of 'ebno', 'esno'", "'sinr'"),
+    (("scenario", "name"), _DELETE, "[scenario] name", "a string", "required"),
+    (("detector",), [{"name": "kbest", "list_size": -1}], "list_size", ">= 1", "-1"),
+    (("detector",), [{"name": "lmmse"}, {"name": "lmmse"}], "label", "not used by another",
+     "'lmmse'"),
+])
+def test_each_error_names_file_key_expectation_and_finding(path, value, key, expected, found):
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(_with(path, value), "bad.toml")
+    msg = str(info.value)
+    assert msg.startswith("bad.toml: ")
+    for part in (key, expected, found):
+        assert part in msg, f"{part!r} not in {msg!r}"
+
+
+def test_infeasible_ml_is_refused():
+    data = _with(("detector",), [{"name": "ml"}])
+    data["link"].update(num_tx=4, num_rx=4, num_bits_per_symbol=4, k=128, n=256)
+    with pytest.raises(ScenarioError, match=r"\(ml\).*<= 12.*65536 candidates"):
+        parse_scenario(data, "bad.toml")
+
+
+def test_unknown_section_is_an_error():
+    data = copy.deepcopy(BASE)
+    data["outputs"] = {}
+    with pytest.raises(ScenarioError, match="outputs"):
+        parse_scenario(data, "bad.toml")
+
+
+def test_file_errors(tmp_path):
+    with pytest.raises(ScenarioError, match="no file at"):
+        load_scenario(tmp_path / "missing.toml")
+    bad = tmp_path / "broken.toml"
+    bad.write_text("[scenario\nname = 1\n")
+    with pytest.raises(ScenarioError, match="broken.toml: TOML syntax"):
+        load_scenario(bad)
+
+
+def test_shipped_scenarios_are_valid(root):
+    files = sorted((root / "scenarios").glob("*.toml"))
+    assert files, "no scenarios shipped"
+    for path in files:
+        load_scenario(path)

@@ -1,0 +1,135 @@
+"""Sweeps: results.json schema, resumption, changed-scenario refusal, CLI exit codes."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from kaq_sionna.cli import main
+from kaq_sionna.results import CURVE_FIELDS, SCHEMA_VERSION, load_results, validate_results
+from kaq_sionna.scenario import load_scenario
+from kaq_sionna.sweep import ResumeConflict, run_sweep
+
+TINY = """
+[scenario]
+name = "tiny"
+seed = 7
+
+[link]
+type = "coded_mimo"
+num_tx = 2
+num_rx = 2
+num_bits_per_symbol = 2
+k = 64
+n = 128
+
+[sweep]
+snr_db = [-4.0, 0.0, 4.0]
+batch_size = 16
+max_mc_iter = 2
+num_target_block_errors = 10
+early_stop = false
+
+[[detector]]
+name = "lmmse"
+
+[[detector]]
+name = "zf"
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    return path
+
+
+def _curves_without_time(doc):
+    return [{k: v for k, v in c.items() if k != "seconds"} for c in doc["curves"]]
+
+
+def test_results_files_and_schema(tiny, tmp_path):
+    out = tmp_path / "out"
+    doc = run_sweep(load_scenario(tiny), out, command="test")
+    assert {p.name for p in out.iterdir()} == {"results.json", "results.csv", "plot.png"}
+    saved = load_results(out / "results.json")
+    validate_results(saved)
+    assert saved["schema_version"] == SCHEMA_VERSION and saved["complete"] is True
+    assert saved["seed"] == 7 and saved["versions"]["sionna"].startswith("1.2")
+    assert [c["detector"] for c in saved["curves"]] == ["lmmse", "zf"]
+    for curve in saved["curves"]:
+        assert curve["snr_db"] == [-4.0, 0.0, 4.0]
+        assert all(len(curve[f]) == 3 for f in CURVE_FIELDS)
+        assert all(0 <= b <= 1 for b in curve["bler"])
+        assert curve["num_blocks"][0] >= 2 * 16  # 2 streams x 16 codewords at least
+    assert saved["curves"] == json.loads(json.dumps(doc["curves"]))
+    csv_lines = (out / "results.csv").read_text().strip().splitlines()
+    assert len(csv_lines) == 1 + 6
+    assert (out / "plot.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_resumed_run_equals_uninterrupted_run(tiny, tmp_path):
+    scenario = load_scenario(tiny)
+    full = run_sweep(scenario, tmp_path / "full")
+    partial = run_sweep(scenario, tmp_path / "resumed", max_points=2)
+    assert not partial["complete"]
+    assert load_results(tmp_path / "resumed" / "results.json")["complete"] is False
+    resumed = run_sweep(scenario, tmp_path / "resumed")
+    assert resumed["complete"]
+    assert _curves_without_time(resumed) == _curves_without_time(full)
+
+
+def test_changed_scenario_is_refused_unless_restarted(tiny, tmp_path):
+    run_sweep(load_scenario(tiny), tmp_path / "o", max_points=1)
+    tiny.write_text(TINY.replace("k = 64", "k = 32"))
+    changed = load_scenario(tiny)
+    with pytest.raises(ResumeConflict, match="link.k"):
+        run_sweep(changed, tmp_path / "o")
+    doc = run_sweep(changed, tmp_path / "o", restart=True, max_points=1)
+    assert doc["scenario"]["link"]["k"] == 32
+
+
+def test_early_stop_skips_points_after_an_error_free_one(tiny, tmp_path):
+    tiny.write_text(TINY.replace("early_stop = false", "early_stop = true")
+                    .replace("[-4.0, 0.0, 4.0]", "[30.0, 31.0]"))
+    doc = run_sweep(load_scenario(tiny), tmp_path / "o")
+    for curve in doc["curves"]:
+        assert curve["snr_db"] == [30.0] and curve["done"]
+        assert curve["status"] == ["no errors - early stop"]
+    assert doc["complete"]
+
+
+def test_cli_exit_codes(tiny, tmp_path, capsys):
+    assert main(["list"]) == 0
+    assert "kbest" in capsys.readouterr().out
+    assert main(["list", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert {"lmmse", "zf", "kbest", "ep", "mmse-pic", "ml"} <= {d["name"] for d in
+                                                               listing["detectors"]}
+    assert [lk["name"] for lk in listing["links"]] == ["coded_mimo"]
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(TINY.replace("num_bits_per_symbol = 2", "num_bits_per_symbol = 3"))
+    assert main(["run", str(bad), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.toml" in err and "num_bits_per_symbol" in err and "Traceback" not in err
+    assert not (tmp_path / "x").exists()  # nothing ran
+
+    assert main(["run", str(tmp_path / "nope.toml")]) == 2
+    assert main(["run", str(tiny), "--quick", "--out", str(tmp_path / "q")]) == 0
+    assert load_results(tmp_path / "q" / "results.json")["quick"] is True
+    # a full run into the quick run's directory must not mix results
+    assert main(["run", str(tiny), "--out", str(tmp_path / "q")]) == 2
+    assert "--restart" in capsys.readouterr().err
+
+
+def test_user_error_has_no_traceback_in_a_real_process(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(TINY.replace("k = 64", "k = 200"))
+    proc = subprocess.run([sys.executable, "-m", "kaq_sionna", "run", str(bad)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "[link] k" in proc.stderr and "Traceback" not in proc.stderr
+    assert "cuda" not in proc.stderr.lower()  # the TF import noise is hidden
