@@ -40,14 +40,15 @@ CURVE_FIELDS = ("snr_db", "ber", "bler", "bit_errors", "num_bits", "block_errors
                 "num_blocks", "seconds", "status")
 
 
-def atomic_write_text(path, text):
-    """Writes ``text`` to ``path`` through a temporary file and a rename."""
+def atomic_write_bytes(path, data):
+    """Writes ``data`` to ``path`` through a temporary file in the same folder and a rename,
+    so that a reader (or an interrupted run) never sees a half-written file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -57,18 +58,9 @@ def atomic_write_text(path, text):
         raise
 
 
-def atomic_write_bytes(path, data):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def atomic_write_text(path, text):
+    """Text version of :func:`atomic_write_bytes` (UTF-8)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def git_commit():

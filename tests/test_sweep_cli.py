@@ -133,3 +133,32 @@ def test_user_error_has_no_traceback_in_a_real_process(tmp_path):
     assert proc.returncode == 2
     assert "[link] k" in proc.stderr and "Traceback" not in proc.stderr
     assert "cuda" not in proc.stderr.lower()  # the TF import noise is hidden
+
+
+def test_sigterm_keeps_finished_points_and_rerun_resumes(tiny, tmp_path):
+    import os
+    import signal
+    import time
+
+    tiny.write_text(TINY.replace("[-4.0, 0.0, 4.0]", "[-4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, "
+                                                     "3.0, 4.0, 5.0, 6.0, 7.0]"))
+    out = tmp_path / "o"
+    proc = subprocess.Popen([sys.executable, "-m", "kaq_sionna", "run", str(tiny), "--out",
+                             str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + 120
+    while not (out / "results.json").exists():
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "no SNR point finished in time"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 130
+    assert "resume" in proc.stderr.read()
+    kept = load_results(out / "results.json")
+    validate_results(kept)
+    assert not kept["complete"] and len(kept["curves"][0]["snr_db"]) >= 1
+    doc = run_sweep(load_scenario(tiny), out)
+    assert doc["complete"]
+    first = kept["curves"][0]
+    n = len(first["snr_db"])
+    assert doc["curves"][0]["block_errors"][:n] == first["block_errors"]
