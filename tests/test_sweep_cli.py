@@ -162,3 +162,16 @@ def test_sigterm_keeps_finished_points_and_rerun_resumes(tiny, tmp_path):
     first = kept["curves"][0]
     n = len(first["snr_db"])
     assert doc["curves"][0]["block_errors"][:n] == first["block_errors"]
+
+
+def test_bench_link_writes_json_and_rejects_bad_modes(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "link", "--batch-size", "2", "--repeats", "1", "--modes", "graph",
+                 "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert [r["mode"] for r in result["rows"]] == ["graph"]
+    row = result["rows"][0]
+    assert row["link_mbps"] > 0 and row["plain_mbps"] > 0
+    assert row["ratio"] == pytest.approx(row["link_mbps"] / row["plain_mbps"])
+    assert main(["bench", "link", "--modes", "graph,turbo"]) == 2
+    assert "turbo" in capsys.readouterr().err
