@@ -1,4 +1,4 @@
-"""The ``kaq-sionna`` command: ``run``, ``list`` and ``bench``.
+"""The ``kaq-sionna`` command: ``run``, ``train``, ``list`` and ``bench``.
 
 Exit codes: 0 success, 1 unexpected failure, 2 user error (bad scenario,
 unknown name, conflicting results), 130 interrupted (finished points kept).
@@ -42,6 +42,46 @@ def _cmd_run(args):
     return 0
 
 
+def _cmd_train(args):
+    from kaq_sionna.training.spec import load_train_scenario
+    from kaq_sionna.training.trainer import TrainConflict, train
+
+    spec = load_train_scenario(args.scenario)
+    if args.ship and args.quick:
+        raise UserError("--ship: expected a full run, found --quick (quick models are not "
+                        "shipped)")
+    out = Path(args.out) if args.out else Path("results") / "train" / (
+        spec.name + ("-quick" if args.quick else ""))
+    command = "kaq-sionna " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    print(f"training scenario {spec.name} ({args.scenario}) -> {out}/"
+          + (" [quick]" if args.quick else ""), flush=True)
+    ship_dir = None
+    if args.ship:
+        from kaq_sionna import pretrained
+        ship_dir = pretrained.MODELS_DIR
+    try:
+        doc = train(spec, out, quick=args.quick, restart=args.restart, ship_dir=ship_dir,
+                    command=command)
+    except TrainConflict as err:
+        raise UserError(str(err)) from None
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished epochs are kept in {out}/checkpoint.npz; "
+              "run the same command again to resume.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"wrote {out}/model/ ({doc['name']}), {out}/train.json")
+    return 0
+
+
+def _set_threads(n):
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+        tf.config.threading.set_inter_op_parallelism_threads(n)
+    except RuntimeError as err:  # pragma: no cover - TF already initialised
+        print(f"warning: --threads ignored ({err})", file=sys.stderr)
+
+
 def registry_listing():
     """Detectors, links and pretrained models as a JSON-serialisable dict."""
     from kaq_sionna import pretrained
@@ -72,7 +112,12 @@ def _cmd_list(args):
     if not listing["pretrained"]:
         print("  (none shipped yet)")
     for m in listing["pretrained"]:
-        print(f"  {m['name']}")
+        c = m["config"]
+        metrics = c.get("final_metrics", {}).get("ber_esno_db", {})
+        bers = ", ".join(f"{snr} dB {row['ber']:.4f}" for snr, row in metrics.items())
+        print(f"  {m['name']:<28} {c.get('model')}, {c.get('epochs')} epochs"
+              + (f", BER {bers}" if bers else "")
+              + "  (usable as a [[detector]] name)")
     return 0
 
 
@@ -111,6 +156,18 @@ def build_parser():
                      help="discard results already in the output directory")
     run.set_defaults(func=_cmd_run)
 
+    tr = sub.add_parser("train", help="train an unfolded detector (resumable; see "
+                        "scenarios/README.md, Training scenarios)")
+    tr.add_argument("scenario", help="training scenario TOML file")
+    tr.add_argument("--quick", action="store_true", help="1 tiny epoch, for smoke tests")
+    tr.add_argument("--out", help="output directory (default results/train/<name>[-quick])")
+    tr.add_argument("--restart", action="store_true", help="discard an existing checkpoint")
+    tr.add_argument("--threads", type=int, default=0,
+                    help="TensorFlow intra/inter-op threads (0: TensorFlow's default)")
+    tr.add_argument("--ship", action="store_true", help="also save the final model as a "
+                    "shipped pretrained model (kaq_sionna/pretrained/models/<name>/)")
+    tr.set_defaults(func=_cmd_train)
+
     lst = sub.add_parser("list", help="print detectors, links and pretrained models")
     lst.add_argument("--json", action="store_true", help="machine-readable output")
     lst.set_defaults(func=_cmd_list)
@@ -129,6 +186,12 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     from kaq_sionna.params import SpecError  # imports TensorFlow quietly
 
+    if getattr(args, "threads", 0):
+        if args.threads < 0:
+            print("error: --threads: expected an integer >= 0, found "
+                  f"{args.threads}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        _set_threads(args.threads)
     try:
         return args.func(args)
     except (UserError, SpecError) as err:

@@ -1,12 +1,14 @@
 """End-to-end Sionna chains that take a detector as an argument.
 
 Each link is a Sionna block ``link(batch_size, ebno_db) -> (b, b_hat)`` that
-:func:`sionna.phy.utils.sim_ber` can drive. :data:`LINKS` is the registry the
+:func:`sionna.phy.utils.sim_ber` can drive. :class:`HARQLink` wraps a coded link in HARQ
+processes. :data:`LINKS` is the registry the
 scenarios and the CLI build links from.
 """
 
 import kaq_sionna  # noqa: F401  (imports TensorFlow quietly first)
 from links.coded_mimo import CodedMIMOLink
+from links.harq import HARQLink
 from links.registry import LINKS, LinkSpec, build_link
 
-__all__ = ["CodedMIMOLink", "LINKS", "LinkSpec", "build_link"]
+__all__ = ["CodedMIMOLink", "HARQLink", "LINKS", "LinkSpec", "build_link"]

@@ -70,12 +70,19 @@ def register_detector(spec):
 
 
 def get_detector_spec(name):
-    """The :class:`DetectorSpec` for ``name``, or a :class:`SpecError` listing known names."""
+    """The :class:`DetectorSpec` for ``name`` (a registered detector or a shipped pretrained
+    model, see :func:`kaq_sionna.pretrained.detector_spec`), or a :class:`SpecError` listing
+    known names."""
     _ensure_loaded()
-    if name not in DETECTORS:
-        raise SpecError("detector name", "one of " + ", ".join(sorted(DETECTORS)),
-                        repr(name))
-    return DETECTORS[name]
+    if name in DETECTORS:
+        return DETECTORS[name]
+    from kaq_sionna import pretrained
+
+    spec = pretrained.detector_spec(name)
+    if spec is None:
+        names = sorted(DETECTORS) + sorted(pretrained.available())
+        raise SpecError("detector name", "one of " + ", ".join(names), repr(name))
+    return spec
 
 
 def validate_detector(name, params, ctx, where_key="[[detector]]"):

@@ -2,7 +2,9 @@
 
 :mod:`kaq_sionna.harq.rate_matching` implements the circular-buffer rate
 matching of 3GPP TS 38.212 5.4.2 (redundancy versions, filler bits, limited
-buffer rate matching, bit interleaving) with stateless soft-buffer combining.
+buffer rate matching, bit interleaving) with stateless soft-buffer combining;
+:mod:`kaq_sionna.harq.soft_buffer` models the soft-buffer memory (what a failed
+round leaves, stored through a soft-bit compressor, with an exact bit count).
 """
 
 from kaq_sionna.harq.rate_matching import (
@@ -14,12 +16,15 @@ from kaq_sionna.harq.rate_matching import (
     lbrm_n_ref,
     select_base_graph,
 )
+from kaq_sionna.harq.soft_buffer import STORAGE_POINTS, SoftBufferStorage
 
 __all__ = [
     "DEFAULT_RV_SEQUENCE",
     "NUM_RVS",
+    "STORAGE_POINTS",
     "CircularBufferRateMatcher",
     "FullBufferLDPC5GEncoder",
+    "SoftBufferStorage",
     "k0_position",
     "lbrm_n_ref",
     "select_base_graph",

@@ -1,0 +1,50 @@
+"""Seeded training, validation and evaluation sets for the unfolded detectors.
+
+Every set is drawn by :func:`~kaq_sionna.quantization.calibration.rayleigh_mimo_batch`
+(the model of :mod:`kaq_sionna.channels`: i.i.d. ``CN(0, 1/num_rx)`` Rayleigh
+channel, unit-energy QAM, ``Es/N0 = 1/N0``) from a local generator whose seed
+is derived from the scenario seed and a tag (``"train"`` and the epoch,
+``"val"``, ``"calib"``, ``"eval"`` and the SNR). The data of an epoch
+therefore depends only on ``(seed, epoch)``: a resumed run sees exactly the
+batches an uninterrupted run would have seen.
+"""
+
+import hashlib
+
+from kaq_sionna.quantization.calibration import rayleigh_mimo_batch
+
+
+def derive_seed(seed, *tags):
+    """A 31-bit seed derived deterministically from ``seed`` and any tags (str or int)."""
+    text = "/".join(str(t) for t in (seed, *tags))
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+
+def training_set(system, num_samples, seed, *tags, snr_db=None, precision=None):
+    """Draws a seeded set of uncoded QAM transmissions over Rayleigh MIMO channels.
+
+    Parameters
+    ----------
+    system : dict
+        ``num_tx``, ``num_rx``, ``num_bits_per_symbol`` and ``snr_db`` (``[lo, hi]``,
+        Es/N0 in dB drawn uniformly per sample).
+    num_samples : int
+    seed : int
+        Scenario seed.
+    tags : str or int
+        Identify the set (e.g. ``"train", epoch``); see :func:`derive_seed`.
+    snr_db : None, float or (float, float)
+        Overrides ``system["snr_db"]`` (e.g. a fixed evaluation SNR).
+    precision : None | "single" | "double"
+
+    Output
+    ------
+    : :class:`~kaq_sionna.quantization.calibration.MIMOBatch`
+    """
+    snr = tuple(system["snr_db"]) if snr_db is None else snr_db
+    return rayleigh_mimo_batch(system["num_tx"], system["num_rx"], system["num_bits_per_symbol"],
+                               num_samples, snr, seed=derive_seed(seed, *tags),
+                               precision=precision)
+
+
+__all__ = ["derive_seed", "training_set"]

@@ -1,0 +1,318 @@
+r"""Trainer of the deep-unfolded detectors (KAQ paper, section 4 protocol).
+
+* Loss: eq. (16), :func:`~kaq_sionna.quantization.kaq_total_loss` of the
+  final-layer estimate on the integer grid, plus
+  :math:`\epsilon\sum_k\mathcal L^{(k)}_{\mathrm{MMD}}` for ``kaq`` (MSE only
+  for every other mode).
+* Adam, learning rate ``lr`` halved every ``lr_halving_epochs`` epochs, mini-batches
+  of ``batch_size``; every epoch draws ``samples_per_epoch`` fresh samples
+  (:mod:`~kaq_sionna.training.data`, SNR uniform in the scenario's range); a
+  last incomplete batch is dropped.
+* Modes: ``fp32`` / ``fp16`` train as they are. ``ptq`` trains the fp32 network
+  (``epochs`` epochs, from ``init_from`` if given; ``epochs = 0`` with an fp32
+  ``init_from`` is pure PTQ), then calibrates the steps (eq. (10)) without any
+  retraining. ``qat-mse`` / ``kaq`` start from ``init_from`` (typically the fp32
+  model: fine-tuning) or from the paper's initialisation, calibrate the steps
+  (Algorithm 1 step 2) and train every parameter, steps included.
+* After every epoch: a progress line (loss, validation BER and MSE on a fixed
+  held-out set, seconds) and an atomic checkpoint ``checkpoint.npz`` (weights,
+  Adam state, epoch, seed, history and the scenario fingerprint). Running the
+  same command again resumes after the last finished epoch; a changed scenario
+  is refused (:class:`TrainConflict`) unless ``restart=True``. With a fixed
+  seed, an interrupted and resumed run ends with the same weights as an
+  uninterrupted one.
+* At the end: BER at the evaluation SNRs (Es/N0) against Sionna's LMMSE on the
+  same data, and the model saved to ``<out>/model/`` (weights + config.json,
+  see :mod:`~kaq_sionna.training.storage`).
+"""
+
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from sionna.phy.mimo import LinearDetector
+
+from kaq_sionna.quantization.losses import kaq_total_loss
+from kaq_sionna.quantization.modes import STEP_MODES, Quantizer
+from kaq_sionna.results import atomic_write_bytes, atomic_write_text, git_commit
+from kaq_sionna.training.data import training_set
+from kaq_sionna.training.storage import (
+    CLASSES,
+    canonical_name,
+    load_model,
+    resolve_model,
+    save_model,
+)
+
+CHECKPOINT = "checkpoint.npz"
+
+
+class TrainConflict(Exception):
+    """The output directory holds a checkpoint of a different training scenario."""
+
+
+def bit_labels(ind, num_bits_per_symbol):
+    """Bit labels (Sionna's QAM labelling, MSB first) of symbol indices, ``[..., nbps]``."""
+    ind = np.asarray(ind)[..., None]
+    shifts = np.arange(num_bits_per_symbol - 1, -1, -1)
+    return (ind >> shifts) & 1
+
+
+def build_detector(spec, quantized=True, precision=None):
+    """The detector of a training scenario (``quantized=False``: its fp32 twin)."""
+    m = spec.model
+    quantizer = None
+    if quantized and m["quant"] != "fp32":
+        quantizer = Quantizer(m["quant"], m["bits"], quantize_intermediate=m[
+            "quantize_intermediate"], epsilon=spec.training["epsilon"], precision=precision)
+    return CLASSES[m["type"]](num_layers=m["num_layers"],
+                              num_bits_per_symbol=spec.system["num_bits_per_symbol"],
+                              quantizer=quantizer, prox=m["prox"], precision=precision)
+
+
+def _core_variables(det):
+    q = set() if det.quantizer is None else {id(v) for v in det.quantizer.weights}
+    return [v for v in det.weights if id(v) not in q]
+
+
+def copy_core_weights(src, dst):
+    """Copies the detector parameters (eta/lambda, rho/lambda/tau), not the quantizer's."""
+    for a, b in zip(_core_variables(src), _core_variables(dst), strict=True):
+        if a.name != b.name or a.shape != b.shape:
+            raise ValueError(f"cannot copy {a.name} {a.shape} into {b.name} {b.shape}")
+        b.assign(a)
+
+
+def init_from_model(det, init_from):
+    """Copies the detector parameters of a saved model (pretrained name or directory)."""
+    directory, config = resolve_model(init_from)
+    src = load_model(directory, config=config, label=f"init_from {init_from!r}")
+    copy_core_weights(src, det)
+    return config
+
+
+def evaluate_ber(det, batch):
+    """Hard-decision BER (sign of the LLRs) and symbol MSE of ``x_hat`` on a batch."""
+    llr = det(*batch.inputs).numpy()
+    nbps = llr.shape[-1]
+    ber = float(np.mean((llr > 0) != bit_labels(batch.ind.numpy(), nbps)))
+    mse = None
+    if hasattr(det, "estimate"):
+        x_hat = det.estimate(*batch.inputs).x_hat.numpy()
+        mse = float(np.mean(np.abs(x_hat - batch.x.numpy()) ** 2))
+    return ber, mse
+
+
+def _save_checkpoint(path, det, opt, state):
+    arrays = {f"w{i:03d}": v.numpy() for i, v in enumerate(det.weights)}
+    arrays.update({f"o{i:03d}": v.numpy() for i, v in enumerate(opt.variables)})
+    arrays["state"] = np.array(json.dumps(state))
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _load_checkpoint(path):
+    with np.load(path, allow_pickle=False) as data:
+        state = json.loads(str(data["state"]))
+        weights = [data[f"w{i:03d}"] for i in range(sum(k.startswith("w") for k in data.files))]
+        opt = [data[f"o{i:03d}"] for i in range(sum(k.startswith("o") for k in data.files))]
+    return state, weights, opt
+
+
+def _diff_keys(old, new, prefix=""):
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _diff_keys(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}: {a!r} -> {b!r}")
+    return out
+
+
+def _make_step(det, opt, epsilon):
+    use_mmd = det.quantizer is not None and det.quantizer.mode == "kaq" and epsilon > 0
+
+    @tf.function(reduce_retracing=True)
+    def step(y, h, s, x):
+        with tf.GradientTape() as tape:
+            est = det.estimate(y, h, s, training=use_mmd)
+            loss = kaq_total_loss(det.to_real(x), est.x_real,
+                                  est.mmd if use_mmd else None, epsilon)  # eq. (16)
+        variables = det.trainable_variables
+        grads = tape.gradient(loss, variables)
+        opt.apply_gradients(zip(grads, variables, strict=True))
+        return loss
+
+    return step
+
+
+def train(spec, out, quick=False, restart=False, stream=None, stop_after=None, ship_dir=None,
+          command=None):
+    """Trains (or resumes training of) the detector of a training scenario.
+
+    Parameters
+    ----------
+    spec : :class:`~kaq_sionna.training.spec.TrainSpec`
+    out : str or Path
+        Output directory: ``checkpoint.npz``, ``train.json`` and ``model/``.
+    quick : bool
+        Reduced run for smoke tests (see :data:`~kaq_sionna.training.spec.QUICK`).
+    restart : bool
+        Discard an existing checkpoint (also one of a different scenario).
+    stream : file or None
+        Progress lines (default ``sys.stdout``).
+    stop_after : None or int
+        Stop after this many epochs *of this call* (simulates an interruption;
+        the checkpoint is kept and a later call resumes).
+    ship_dir : None or Path
+        Also save the final model to ``ship_dir/<canonical name>/``.
+    command : None or str
+        Recorded in config.json.
+
+    Output
+    ------
+    : dict
+        ``train.json``: scenario, history, final metrics, model name, finished.
+    """
+    stream = stream or sys.stdout
+    out = Path(out)
+    training, evaluation = spec.effective(quick)
+    m, system, seed = spec.model, spec.system, spec.seed
+    fingerprint = spec.fingerprint(quick)
+    ckpt_path = out / CHECKPOINT
+
+    def say(text):
+        print(text, file=stream, flush=True)
+
+    quantize_during_training = m["quant"] != "ptq"
+    det = build_detector(spec, quantized=quantize_during_training)
+    init_cfg = None
+    if training["init_from"]:
+        init_cfg = init_from_model(det, training["init_from"])
+        say(f"initialised from {training['init_from']} (fine-tuning)")
+    if det.quantizer is not None and det.quantizer.mode in STEP_MODES:
+        cal = training_set(system, training["calibration_samples"], seed, "calib")
+        det.quantizer.calibrate(det, cal.inputs)  # Algorithm 1, step 2
+    opt = keras.optimizers.Adam(training["lr"])
+    opt.build(det.trainable_variables)
+
+    state = {"fingerprint": fingerprint, "spec": spec.as_dict(), "quick": bool(quick),
+             "seed": seed, "epoch": 0, "history": [], "train_seconds": 0.0}
+    if ckpt_path.is_file() and not restart:
+        old, weights, opt_values = _load_checkpoint(ckpt_path)
+        if old["fingerprint"] != fingerprint:
+            changes = _diff_keys(old["spec"], spec.as_dict())
+            if old.get("quick") != bool(quick):
+                changes.append(f"quick: {old.get('quick')} -> {bool(quick)}")
+            raise TrainConflict(f"{ckpt_path} belongs to a different training scenario "
+                                f"({'; '.join(changes) or 'changed'}); pass --restart to "
+                                "discard it, or use another --out")
+        for v, value in zip(det.weights, weights, strict=True):
+            v.assign(value)
+        for v, value in zip(opt.variables, opt_values, strict=True):
+            v.assign(value)
+        if det.quantizer is not None:
+            det.quantizer.mark_calibrated()
+        state = old
+        say(f"resuming after epoch {state['epoch']} from {ckpt_path}")
+
+    val = training_set(system, training["val_samples"], seed, "val")
+    step = _make_step(det, opt, training["epsilon"] if m["quant"] == "kaq" else 0.0)
+    bs = training["batch_size"]
+    num_batches = training["samples_per_epoch"] // bs
+    done_now = 0
+    while state["epoch"] < training["epochs"]:
+        if stop_after is not None and done_now >= stop_after:
+            say(f"stopped after epoch {state['epoch']} (checkpoint kept)")
+            return state
+        epoch = state["epoch"]
+        t0 = time.time()
+        lr = training["lr"] * 0.5 ** (epoch // training["lr_halving_epochs"])
+        opt.learning_rate.assign(lr)
+        data = training_set(system, training["samples_per_epoch"], seed, "train", epoch)
+        losses = []
+        for i in range(num_batches):
+            sl = slice(i * bs, (i + 1) * bs)
+            losses.append(float(step(data.y[sl], data.h[sl], data.s[sl], data.x[sl])))
+        val_ber, val_mse = evaluate_ber(det, val)
+        seconds = time.time() - t0
+        entry = {"epoch": epoch + 1, "lr": lr, "loss": float(np.mean(losses)),
+                 "val_ber": val_ber, "val_mse": val_mse, "seconds": round(seconds, 2)}
+        state["history"].append(entry)
+        state["epoch"] = epoch + 1
+        state["train_seconds"] = state["train_seconds"] + seconds
+        _save_checkpoint(ckpt_path, det, opt, state)
+        done_now += 1
+        say(f"epoch {epoch + 1}/{training['epochs']}  lr {lr:.2e}  loss {entry['loss']:.4f}  "
+            f"val BER {val_ber:.4f}  val MSE {val_mse:.4f}  {seconds:.1f} s")
+
+    final = det
+    if m["quant"] == "ptq":
+        final = build_detector(spec, quantized=True)
+        copy_core_weights(det, final)
+        cal = training_set(system, training["calibration_samples"], seed, "calib")
+        final.quantizer.calibrate(final, cal.inputs)  # eq. (10), no retraining
+        say("ptq: calibrated the steps of the trained fp32 network (no retraining)")
+
+    metrics = final_metrics(final, system, evaluation, seed)
+    val_ber, val_mse = evaluate_ber(final, val)
+    for snr, row in metrics.items():
+        say(f"Es/N0 {snr:>5} dB: BER {row['ber']:.5f}  (LMMSE {row['ber_lmmse']:.5f}, "
+            f"{row['num_bits']} bits)")
+    name = canonical_name(m["type"], m["quant"], m["bits"], system["num_tx"], system["num_rx"],
+                          system["num_bits_per_symbol"])
+    meta = {
+        "name": name,
+        "system": {k: system[k] for k in ("num_tx", "num_rx", "num_bits_per_symbol")},
+        "training_snr_db": list(system["snr_db"]),
+        "training_scenario": spec.as_dict(),
+        "scenario_file": str(spec.path),
+        "quick": bool(quick),
+        "seed": seed,
+        "epochs": state["epoch"],
+        "samples_per_epoch": training["samples_per_epoch"],
+        "batch_size": bs,
+        "lr": training["lr"],
+        "lr_halving_epochs": training["lr_halving_epochs"],
+        "epsilon": training["epsilon"] if m["quant"] == "kaq" else 0.0,
+        "init_from": training["init_from"] or None,
+        "init_from_commit": None if init_cfg is None else init_cfg.get("git_commit"),
+        "train_seconds": round(state["train_seconds"], 1),
+        "final_metrics": {"val_ber": val_ber, "val_mse": val_mse,
+                          "val_samples": training["val_samples"], "ber_esno_db": metrics},
+        "history": state["history"],
+        "command": command,
+        "git_commit": git_commit(),
+    }
+    config = save_model(final, out / "model", meta)
+    if ship_dir is not None:
+        save_model(final, Path(ship_dir) / name, meta)
+        say(f"shipped as pretrained model {name} ({Path(ship_dir) / name})")
+    doc = {"name": name, "finished": True, "epochs": state["epoch"], "history": state["history"],
+           "final_metrics": config["final_metrics"], "train_seconds": meta["train_seconds"]}
+    atomic_write_text(out / "train.json", json.dumps(doc, indent=2) + "\n")
+    return doc
+
+
+def final_metrics(det, system, evaluation, seed):
+    """BER of ``det`` and of Sionna's LMMSE on the same seeded data per evaluation Es/N0."""
+    lmmse = LinearDetector("lmmse", "bit", "app", "qam", system["num_bits_per_symbol"])
+    out = {}
+    for snr in evaluation["snr_db"]:
+        b = training_set(system, evaluation["num_samples"], seed, "eval", snr, snr_db=snr)
+        ber, mse = evaluate_ber(det, b)
+        ber_l, _ = evaluate_ber(lmmse, b)
+        nbits = int(np.prod(b.ind.shape)) * system["num_bits_per_symbol"]
+        out[f"{snr:g}"] = {"ber": ber, "ber_lmmse": ber_l, "mse": mse, "num_bits": nbits}
+    return out
+
+
+__all__ = ["CHECKPOINT", "TrainConflict", "bit_labels", "build_detector", "copy_core_weights",
+           "evaluate_ber", "final_metrics", "init_from_model", "train"]
