@@ -5,7 +5,14 @@ found in a scenario (or on the command line) into a clear :class:`SpecError`
 naming the key, what was expected and what was found.
 """
 
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 only
+    import tomli as tomllib
 
 
 class SpecError(ValueError):
@@ -127,4 +134,31 @@ def check_params(params, given, where_key):
             raise SpecError(f"{where_key} {p.name}", p.describe(), "nothing (the key is required)")
         else:
             out[p.name] = p.default
+    return out
+
+
+def read_toml_file(path, what, error_cls=SpecError):
+    """Parses a TOML file; a missing file or bad syntax raises ``error_cls`` naming the file.
+
+    ``what`` describes the expected file (e.g. ``"an existing scenario TOML file"``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise error_cls("file", what, f"no file at {path}", str(path))
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as err:
+        raise error_cls("TOML syntax", "valid TOML", str(err), str(path)) from None
+
+
+def diff_keys(old, new, prefix=""):
+    """Dotted keys whose values differ between two nested dicts, as ``"key: old -> new"``."""
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += diff_keys(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}: {a!r} -> {b!r}")
     return out

@@ -13,18 +13,11 @@ import :mod:`links`.
 import copy
 import hashlib
 import json
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from kaq_sionna.channels import SNR_TYPES
 from kaq_sionna.detection.registry import LinkContext, validate_detector
-from kaq_sionna.params import REQUIRED, Param, SpecError, check_params
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+from kaq_sionna.params import REQUIRED, Param, SpecError, check_params, read_toml_file
 
 
 class ScenarioError(SpecError):
@@ -207,13 +200,5 @@ def load_scenario(path):
     ScenarioError
         If the file is missing, is not valid TOML, or fails validation.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ScenarioError("file", "an existing scenario TOML file",
-                            f"no file at {path}", str(path))
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as err:
-        raise ScenarioError("TOML syntax", "valid TOML", str(err), str(path)) from None
+    data = read_toml_file(path, "an existing scenario TOML file", ScenarioError)
     return parse_scenario(data, str(path))

@@ -21,6 +21,7 @@ from sionna.phy.utils import sim_ber
 
 from kaq_sionna._quiet_tf import stderr_silenced
 from kaq_sionna.detection.registry import build_detector
+from kaq_sionna.params import diff_keys
 from kaq_sionna.results import load_results, new_results, validate_results, write_all
 
 
@@ -48,17 +49,6 @@ def build_scenario_link(scenario, entry):
     return build_link(scenario.link_type, detector, scenario.sweep["snr_type"], **scenario.link)
 
 
-def _diff_keys(old, new, prefix=""):
-    keys = []
-    for k in sorted(set(old) | set(new)):
-        a, b = old.get(k), new.get(k)
-        if isinstance(a, dict) and isinstance(b, dict):
-            keys += _diff_keys(a, b, f"{prefix}{k}.")
-        elif a != b:
-            keys.append(f"{prefix}{k}")
-    return keys
-
-
 def open_results(scenario, out_dir, quick, restart, command):
     """Loads resumable results from ``out_dir`` or starts new ones.
 
@@ -73,7 +63,7 @@ def open_results(scenario, out_dir, quick, restart, command):
         doc = load_results(path)
         validate_results(doc)
         if doc.get("fingerprint") != scenario.fingerprint or doc.get("quick") != bool(quick):
-            changed = _diff_keys(doc.get("scenario", {}), scenario.as_dict())
+            changed = diff_keys(doc.get("scenario", {}), scenario.as_dict())
             if doc.get("quick") != bool(quick):
                 changed.append("--quick")
             raise ResumeConflict(

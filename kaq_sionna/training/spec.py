@@ -9,18 +9,11 @@ what was expected and what was found; unknown sections and keys are errors.
 import copy
 import hashlib
 import json
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from kaq_sionna.detection.unfolded import PROXES
-from kaq_sionna.params import REQUIRED, Param, SpecError, check_params
+from kaq_sionna.params import REQUIRED, Param, SpecError, check_params, read_toml_file
 from kaq_sionna.quantization.modes import MODES
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 MODEL_TYPES = ("pgdnet", "admmnet")
 
@@ -191,15 +184,8 @@ def load_train_scenario(path):
     TrainScenarioError
         If the file is missing, not valid TOML, or fails validation.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise TrainScenarioError("file", "an existing training scenario TOML file",
-                                 f"no file at {path}", str(path))
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as err:
-        raise TrainScenarioError("TOML syntax", "valid TOML", str(err), str(path)) from None
+    data = read_toml_file(path, "an existing training scenario TOML file",
+                          TrainScenarioError)
     return parse_train_scenario(data, str(path))
 
 

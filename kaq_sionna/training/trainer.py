@@ -37,6 +37,7 @@ import numpy as np
 import tensorflow as tf
 from sionna.phy.mimo import LinearDetector
 
+from kaq_sionna.params import diff_keys
 from kaq_sionna.quantization.losses import kaq_total_loss
 from kaq_sionna.quantization.modes import STEP_MODES, Quantizer
 from kaq_sionna.results import atomic_write_bytes, atomic_write_text, git_commit
@@ -125,17 +126,6 @@ def _load_checkpoint(path):
     return state, weights, opt
 
 
-def _diff_keys(old, new, prefix=""):
-    out = []
-    for k in sorted(set(old) | set(new)):
-        a, b = old.get(k), new.get(k)
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += _diff_keys(a, b, f"{prefix}{k}.")
-        elif a != b:
-            out.append(f"{prefix}{k}: {a!r} -> {b!r}")
-    return out
-
-
 def _make_step(det, opt, epsilon):
     use_mmd = det.quantizer is not None and det.quantizer.mode == "kaq" and epsilon > 0
 
@@ -208,7 +198,7 @@ def train(spec, out, quick=False, restart=False, stream=None, stop_after=None, s
     if ckpt_path.is_file() and not restart:
         old, weights, opt_values = _load_checkpoint(ckpt_path)
         if old["fingerprint"] != fingerprint:
-            changes = _diff_keys(old["spec"], spec.as_dict())
+            changes = diff_keys(old["spec"], spec.as_dict())
             if old.get("quick") != bool(quick):
                 changes.append(f"quick: {old.get('quick')} -> {bool(quick)}")
             raise TrainConflict(f"{ckpt_path} belongs to a different training scenario "
