@@ -24,6 +24,18 @@ Schema (``schema_version`` 1)::
 
 A curve holds only finished SNR points; ``done`` says whether the detector's
 sweep ended (all points, or early stop after an error-free point).
+
+With a ``[harq]`` section there is one curve per detector and storage scheme
+(``"storage": "uniform4"``); ``ber``/``bler``/``bit_errors``/``block_errors``
+count what is still wrong after the last round each codeword needed (residual
+errors), ``num_blocks`` counts codewords (HARQ processes), and every point adds
+the fields of :data:`HARQ_FIELDS`: ``bler_per_round`` and
+``block_errors_per_round`` (lists of ``max_transmissions`` values: codewords
+still failing after round r), ``mean_transmissions``, ``goodput`` (information
+bits delivered per stream channel use), ``stored_bits_mean`` and
+``stored_bits_max`` (peak soft-buffer occupancy per codeword, exact bits) and
+``storage_params`` (the quantizer's fitted parameters at that point, e.g.
+``{"clip": 9.3}``, or ``{}``).
 """
 
 import csv
@@ -38,6 +50,8 @@ from pathlib import Path
 SCHEMA_VERSION = 1
 CURVE_FIELDS = ("snr_db", "ber", "bler", "bit_errors", "num_bits", "block_errors",
                 "num_blocks", "seconds", "status")
+HARQ_FIELDS = ("bler_per_round", "block_errors_per_round", "mean_transmissions", "goodput",
+               "stored_bits_mean", "stored_bits_max", "storage_params")
 
 
 def atomic_write_bytes(path, data):
@@ -102,9 +116,23 @@ def new_results(scenario, quick, command):
         "seed": scenario.seed,
         "snr_type": scenario.sweep["snr_type"],
         "complete": False,
-        "curves": [{"detector": d.name, "label": d.label, "params": d.params, "done": False,
-                    **{f: [] for f in CURVE_FIELDS}} for d in scenario.detectors],
+        "curves": [_new_curve(run, scenario.harq is not None) for run in scenario.runs],
     }
+
+
+def _new_curve(run, harq):
+    d = run.detector
+    curve = {"detector": d.name, "label": run.label, "params": d.params, "done": False,
+             **{f: [] for f in CURVE_FIELDS}}
+    if harq:
+        curve["storage"] = run.storage
+        curve.update({f: [] for f in HARQ_FIELDS})
+    return curve
+
+
+def curve_fields(curve):
+    """The per-point fields of ``curve`` (with the HARQ ones if it has them)."""
+    return CURVE_FIELDS + (HARQ_FIELDS if "storage" in curve else ())
 
 
 def load_results(path):
@@ -121,7 +149,10 @@ def validate_results(doc):
         raise ValueError(f"results.json: schema_version {doc['schema_version']}, "
                          f"expected {SCHEMA_VERSION}")
     for curve in doc["curves"]:
-        lengths = {f: len(curve[f]) for f in CURVE_FIELDS}
+        missing = [f for f in curve_fields(curve) if f not in curve]
+        if missing:
+            raise ValueError(f"results.json: curve {curve.get('label')!r} lacks {missing}")
+        lengths = {f: len(curve[f]) for f in curve_fields(curve)}
         if len(set(lengths.values())) != 1:
             raise ValueError(f"results.json: curve {curve['label']!r} has fields of different "
                              f"lengths {lengths}")
@@ -138,12 +169,23 @@ def write_all(out_dir, doc):
 def to_csv(doc):
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["detector", "label", *CURVE_FIELDS])
+    harq = any("storage" in c for c in doc["curves"])
+    fields = CURVE_FIELDS + (HARQ_FIELDS if harq else ())
+    writer.writerow(["detector", "label", *(["storage"] if harq else []), *fields])
     for curve in doc["curves"]:
         for i in range(len(curve["snr_db"])):
+            cells = [_csv_cell(curve[f][i]) for f in fields]
             writer.writerow([curve["detector"], curve["label"],
-                             *[curve[f][i] for f in CURVE_FIELDS]])
+                             *([curve["storage"]] if harq else []), *cells])
     return buf.getvalue()
+
+
+def _csv_cell(value):
+    if isinstance(value, list):
+        return ";".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    return value
 
 
 SNR_LABELS = {"ebno": r"$E_b/N_0$ [dB]", "esno": r"$E_s/N_0$ [dB]"}
@@ -158,23 +200,35 @@ def plot_png(doc):
 
     link = doc["scenario"]["link"]
     uncoded = link.get("uncoded", False)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for ax, metric, title in ((axes[0], "ber", "BER"), (axes[1], "bler", "BLER")):
+    harq = doc["scenario"].get("harq")
+    if harq:
+        target = harq["target_round"]
+        panels = ((_round_bler(target - 1), f"BLER after round {target}", True),
+                  (_round_bler(-1), "residual BLER", True),
+                  (lambda c: c["goodput"], "goodput [bit / stream channel use]", False))
+    else:
+        panels = ((lambda c: c["ber"], "BER", True), (lambda c: c["bler"], "BLER", True))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2))
+    for ax, (values, title, log) in zip(axes, panels, strict=True):
         for curve in doc["curves"]:
-            pts = [(s, v) for s, v in zip(curve["snr_db"], curve[metric], strict=True) if v > 0]
+            pts = [(s, v) for s, v in zip(curve["snr_db"], values(curve), strict=True)
+                   if v > 0 or not log]
             if pts:
                 xs, ys = zip(*pts, strict=True)
-                ax.semilogy(xs, ys, "o-", label=curve["label"])
+                (ax.semilogy if log else ax.plot)(xs, ys, "o-", label=curve["label"])
         ax.set_xlabel(SNR_LABELS.get(doc.get("snr_type"), "SNR [dB]"))
         ax.set_ylabel(title)
         ax.grid(True, which="both", alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
-            ax.legend()
+            ax.legend(fontsize="small")
         else:
             ax.text(0.5, 0.5, f"no {title} > 0 measured", transform=ax.transAxes,
                     ha="center")
     name = doc["scenario"]["scenario"]["name"]
     what = "uncoded" if uncoded else f"LDPC k={link.get('k')} n={link.get('n')}"
+    if harq:
+        what += (f", HARQ {harq['combining'].upper()} x{harq['max_transmissions']}, "
+                 f"{harq['storage_point']} storage")
     fig.suptitle(f"{name}: {link.get('num_tx')}x{link.get('num_rx')}, "
                  f"{2 ** link.get('num_bits_per_symbol', 0)}-QAM, {link.get('channel')}, {what}"
                  + (" (quick)" if doc.get("quick") else ""))
@@ -183,3 +237,7 @@ def plot_png(doc):
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
     return buf.getvalue()
+
+
+def _round_bler(r):
+    return lambda curve: [rounds[r] for rounds in curve["bler_per_round"]]

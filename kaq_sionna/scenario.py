@@ -65,6 +65,20 @@ class DetectorEntry:
         return {"name": self.name, "label": self.label, "params": dict(self.params)}
 
 
+@dataclass(frozen=True)
+class RunEntry:
+    """One curve of a sweep: a detector, and with ``[harq]`` one soft-buffer storage scheme."""
+
+    detector: DetectorEntry
+    storage: str = None
+
+    @property
+    def label(self):
+        if self.storage is None:
+            return self.detector.label
+        return f"{self.detector.label} / {self.storage}"
+
+
 @dataclass
 class Scenario:
     """A validated scenario.
@@ -82,14 +96,25 @@ class Scenario:
     sweep: dict
     quick: dict
     detectors: list
+    harq: dict = None
 
     def as_dict(self):
-        return {
+        doc = {
             "scenario": {"name": self.name, "seed": self.seed, "description": self.description},
             "link": {"type": self.link_type, **self.link},
             "sweep": {**self.sweep, "quick": dict(self.quick)},
             "detector": [d.as_dict() for d in self.detectors],
         }
+        if self.harq is not None:
+            doc["harq"] = dict(self.harq)
+        return doc
+
+    @property
+    def runs(self):
+        """The curves of a sweep: one per detector, times the storage schemes with ``[harq]``."""
+        if self.harq is None:
+            return [RunEntry(d) for d in self.detectors]
+        return [RunEntry(d, st) for d in self.detectors for st in self.harq["storage"]]
 
     @property
     def fingerprint(self):
@@ -131,9 +156,9 @@ def parse_scenario(data, where="<scenario>"):
 
 
 def _parse(data, where):
-    from links.registry import validate_link  # application layer: see module docstring
+    from links.registry import validate_harq, validate_link  # application layer
 
-    known = {"scenario", "link", "sweep", "detector"}
+    known = {"scenario", "link", "sweep", "detector", "harq"}
     for key in data:
         if key not in known:
             raise ScenarioError(key, "one of the sections " + ", ".join(sorted(known)),
@@ -162,8 +187,11 @@ def _parse(data, where):
 
     ctx = LinkContext(link["num_tx"], link["num_rx"], link["num_bits_per_symbol"])
     detectors = _parse_detectors(data.get("detector"), ctx)
+    harq = None
+    if "harq" in data:
+        harq = validate_harq(_section(data, "harq", where), link_type, link)
     return Scenario(where, head["name"], head["seed"], head["description"], link_type, link,
-                    sweep, quick, detectors)
+                    sweep, quick, detectors, harq)
 
 
 def _parse_detectors(tables, ctx):

@@ -23,6 +23,7 @@ from kaq_sionna._quiet_tf import stderr_silenced
 from kaq_sionna.detection.registry import build_detector
 from kaq_sionna.params import diff_keys
 from kaq_sionna.results import load_results, new_results, validate_results, write_all
+from kaq_sionna.scenario import RunEntry
 
 
 class ResumeConflict(Exception):
@@ -42,11 +43,19 @@ def compile_link(link, mode):
 
 
 def build_scenario_link(scenario, entry):
-    """Builds the link of ``scenario`` around the detector of one ``[[detector]]`` entry."""
-    from links.registry import build_link  # application layer (see kaq_sionna.scenario)
+    """Builds the link of ``scenario`` around the detector of one ``[[detector]]`` entry
+    (a :class:`~kaq_sionna.scenario.DetectorEntry`), or, for a
+    :class:`~kaq_sionna.scenario.RunEntry` of a ``[harq]`` scenario, the
+    :class:`links.HARQLink` around it with the run's storage scheme."""
+    from links.registry import build_harq_link, build_link  # application layer
 
-    detector = build_detector(entry.name, scenario.link_context, **entry.params)
-    return build_link(scenario.link_type, detector, scenario.sweep["snr_type"], **scenario.link)
+    run = entry if isinstance(entry, RunEntry) else RunEntry(entry)
+    d = run.detector
+    detector = build_detector(d.name, scenario.link_context, **d.params)
+    link = build_link(scenario.link_type, detector, scenario.sweep["snr_type"], **scenario.link)
+    if run.storage is None:
+        return link
+    return build_harq_link(link, scenario.harq, run.storage)
 
 
 def open_results(scenario, out_dir, quick, restart, command):
@@ -99,6 +108,52 @@ class _Progress:
         text = (f"{snr:>9.2f} |{ber:>11.4e} |{bler:>11.4e} |{be:>12d} |{nb:>12d} |{ble:>13d} |"
                 f"{nbl:>12d} |{seconds:>12.1f} |  {status}")
         print(text, end="\n" if final else "\r", file=self.stream, flush=True)
+
+
+def _simulate_harq_point(link, snr_db, settings, harq, progress):
+    """One SNR point of a HARQ link: batches until the block errors after
+    ``harq["target_round"]`` reach the target or ``max_mc_iter`` batches ran."""
+    start = time.perf_counter()
+    storage_params = {}
+    if harq["calibrate"] and hasattr(link.storage, "fit"):
+        link.calibrate_storage(settings["batch_size"], snr_db)
+        storage_params = fitted_storage_params(link.storage)
+
+    def callback(i, st):
+        progress.row(snr_db, st["bit_errors"], st["num_bits"], st["block_errors_per_round"][-1],
+                     st["num_codewords"], time.perf_counter() - start,
+                     f"iter {i + 1}/{settings['max_mc_iter']}", final=False)
+
+    stats = link.statistics(settings["batch_size"], snr_db, num_batches=settings["max_mc_iter"],
+                            graph=settings["mode"] != "eager",
+                            num_target_block_errors=settings["num_target_block_errors"],
+                            target_round=harq["target_round"], callback=callback)
+    seconds = time.perf_counter() - start
+    target_errors = stats["block_errors_per_round"][harq["target_round"] - 1]
+    status = ("target block errors" if target_errors >= settings["num_target_block_errors"]
+              else "max iterations")
+    status += " | BLER per round " + " ".join(f"{b:.3g}" for b in stats["bler_per_round"])
+    counts = {"bit_errors": stats["bit_errors"], "num_bits": stats["num_bits"],
+              "block_errors": stats["block_errors_per_round"][-1],
+              "num_blocks": stats["num_codewords"]}
+    extra = {"bler_per_round": stats["bler_per_round"],
+             "block_errors_per_round": stats["block_errors_per_round"],
+             "mean_transmissions": stats["mean_transmissions"], "goodput": stats["goodput"],
+             "stored_bits_mean": stats["stored_bits_mean"],
+             "stored_bits_max": stats["stored_bits_max"], "storage_params": storage_params}
+    return counts, seconds, status, extra
+
+
+def fitted_storage_params(storage):
+    """The fitted parameters of a storage quantizer, JSON-ready (e.g. ``{"clip": 9.3}``)."""
+    out = {}
+    for key in ("clip", "thresholds", "levels"):
+        value = getattr(storage, key, None)
+        if value is None or key != "clip" and not hasattr(storage, "thresholds"):
+            continue
+        out[key] = [round(float(v), 6) for v in value] if hasattr(value, "__len__") \
+            else round(float(value), 6)
+    return out
 
 
 def _simulate_point(mc_fun, snr_db, settings, progress):
@@ -180,11 +235,11 @@ def run_sweep(scenario, out_dir, quick=False, restart=False, command="", stream=
     progress = _Progress(stream)
     simulated = 0
     with _sigterm_as_interrupt():
-        for d_idx, (entry, curve) in enumerate(zip(scenario.detectors, doc["curves"],
-                                                   strict=True)):
+        runs = scenario.runs
+        for d_idx, (entry, curve) in enumerate(zip(runs, doc["curves"], strict=True)):
             if curve["done"]:
                 continue
-            progress.header(entry.label, d_idx + 1, len(scenario.detectors))
+            progress.header(entry.label, d_idx + 1, len(runs))
             for done_idx, snr in enumerate(curve["snr_db"]):
                 progress.row(snr, curve["bit_errors"][done_idx], curve["num_bits"][done_idx],
                              curve["block_errors"][done_idx], curve["num_blocks"][done_idx],
@@ -196,11 +251,21 @@ def run_sweep(scenario, out_dir, quick=False, restart=False, command="", stream=
                     return doc
                 config.seed = point_seed(scenario.seed, d_idx, s_idx)
                 with stderr_silenced():  # XLA/absl start-up lines on first compile
-                    counts, seconds, status = _simulate_point(mc_fun, grid[s_idx], settings,
-                                                              progress)
+                    if entry.storage is None:
+                        counts, seconds, status = _simulate_point(mc_fun, grid[s_idx],
+                                                                  settings, progress)
+                        extra = {}
+                    else:
+                        counts, seconds, status, extra = _simulate_harq_point(
+                            link, grid[s_idx], settings, scenario.harq, progress)
                 simulated += 1
                 _append_point(curve, grid[s_idx], counts, seconds, status)
-                stop_early = settings["early_stop"] and counts["block_errors"] == 0
+                for key, value in extra.items():
+                    curve[key].append(value)
+                # HARQ: stop on the round the stopping rule counts, not the residual
+                errors = counts["block_errors"] if entry.storage is None else \
+                    extra["block_errors_per_round"][scenario.harq["target_round"] - 1]
+                stop_early = settings["early_stop"] and errors == 0
                 if stop_early:
                     curve["status"][-1] = "no errors - early stop"
                 curve["done"] = stop_early or s_idx == len(grid) - 1
@@ -230,13 +295,18 @@ def _append_point(curve, snr, counts, seconds, status):
 def summary_table(doc):
     """Plain-text BLER table (rows: SNR, columns: detectors) for the end of a run."""
     curves = doc["curves"]
+    harq = doc["scenario"].get("harq")
+    title, values = "BLER", (lambda c: c["bler"])
+    if harq:  # the BLER after the round the stopping rule counts (first retransmission)
+        r = harq["target_round"]
+        title, values = f"BLER r{r}", (lambda c: [p[r - 1] for p in c["bler_per_round"]])
     snrs = sorted({s for c in curves for s in c["snr_db"]})
     width = max(12, *(len(c["label"]) + 2 for c in curves))
-    lines = ["BLER".ljust(10) + "".join(c["label"].rjust(width) for c in curves)]
+    lines = [title.ljust(10) + "".join(c["label"].rjust(width) for c in curves)]
     for snr in snrs:
         cells = []
         for c in curves:
-            vals = [b for s, b in zip(c["snr_db"], c["bler"], strict=True) if s == snr]
+            vals = [b for s, b in zip(c["snr_db"], values(c), strict=True) if s == snr]
             cells.append((f"{vals[0]:.3e}" if vals else "-").rjust(width))
         lines.append(f"{snr:<10.2f}" + "".join(cells))
     return "\n".join(lines)

@@ -113,7 +113,25 @@ class CodedMIMOLink(Block):
         return snr_db_to_no(ebno_db, self.snr_type, self.num_bits_per_symbol, self.coderate,
                             precision=self.precision)
 
-    def detect_codewords(self, c, no):
+    def draw_channel(self, batch_size):
+        r"""Draws the channel matrices of one codeword per stream.
+
+        Input
+        -----
+        batch_size : int | tf.int32
+
+        Output
+        ------
+        h : [batch_size, n / num_bits_per_symbol, num_rx, num_tx], tf.complex
+            One matrix per channel use (``fading="fast"``) or the same matrix
+            repeated over the codeword (``fading="block"``).
+        """
+        ncu = self.num_channel_uses
+        if self.fading == "fast":
+            return self._channel([batch_size, ncu])
+        return tf.repeat(self._channel([batch_size, 1]), ncu, axis=1)
+
+    def detect_codewords(self, c, no, h=None):
         r"""Maps coded bits, sends them over the channel and returns the detector's LLRs.
 
         This is the part of the chain between encoder and decoder; HARQ links
@@ -125,6 +143,9 @@ class CodedMIMOLink(Block):
             Coded (and interleaved) bits of one codeword per stream.
         no : scalar tf.float
             Noise variance.
+        h : `None` (default) | [batch_size, n / num_bits_per_symbol, num_rx, num_tx], tf.complex
+            Channel to use (e.g. kept across HARQ rounds, see :meth:`draw_channel`);
+            `None` draws a new one. Noise and CSI error are always drawn anew.
 
         Output
         ------
@@ -135,10 +156,8 @@ class CodedMIMOLink(Block):
         nbps, ncu = self.num_bits_per_symbol, self.num_channel_uses
         # [batch, num_tx, ncu] -> channel uses first: [batch, ncu, num_tx]
         x = tf.transpose(self._mapper(c), [0, 2, 1])
-        if self.fading == "fast":
-            h = self._channel([batch_size, ncu])
-        else:
-            h = tf.repeat(self._channel([batch_size, 1]), ncu, axis=1)
+        if h is None:
+            h = self.draw_channel(batch_size)
         y = self._apply_channel(x, h, no)
         h_hat = add_csi_error(h, self.csi_error_var)
         s = tf.cast(no, self.cdtype) * tf.eye(self.num_rx, dtype=self.cdtype)

@@ -52,11 +52,12 @@ class HARQLink(Block):
     information bits equal the transmitted ones (an ideal CRC without
     overhead and without undetected errors).
 
-    **Batch simulation.** All rounds are simulated for the whole batch (the
+    **Batch simulation.** A round is simulated for the whole batch (the
     graph has a static, unrolled loop of ``max_transmissions`` rounds);
     codewords that already succeeded are masked: their result, transmission
     count and stored bits are frozen, and the extra rounds they go through are
-    neither counted as channel uses nor as stored bits.
+    neither counted as channel uses nor as stored bits. A round after which no
+    codeword of the batch is left is skipped (``tf.cond``).
 
     **Statistics** (:meth:`run`, :meth:`statistics`): round-``r`` BLER is
     the fraction of codewords still failing after round ``r`` (so the last
@@ -91,9 +92,11 @@ class HARQLink(Block):
         combining (EQ-Net's storage point, paper 004 Fig. 3); see
         :mod:`kaq_sionna.harq.soft_buffer`.
     new_channel_per_round : bool
-        Only `True` is supported: :meth:`links.CodedMIMOLink.detect_codewords`
-        draws a new channel every call. `False` raises
-        :class:`NotImplementedError`.
+        `True` (default): every round draws a new channel realisation (a
+        retransmission late enough to see independent fading). `False`: the
+        channel drawn for round 1 is kept for all rounds of the process (slow
+        fading, retransmissions within the coherence time); noise and CSI error
+        are drawn anew every round. Needs a base link with ``draw_channel``.
     num_bp_iter : int
         Belief-propagation iterations of the decoder (default 20, as the base link).
     llr_max : float
@@ -143,10 +146,13 @@ class HARQLink(Block):
         if storage_point not in STORAGE_POINTS:
             raise ValueError(f"storage_point must be one of {STORAGE_POINTS}, "
                              f"found {storage_point!r}")
-        if not new_channel_per_round:
-            raise NotImplementedError(
-                "new_channel_per_round=False (keep the channel across rounds) is not supported: "
-                "CodedMIMOLink.detect_codewords draws a new channel realisation on every call")
+        if not isinstance(new_channel_per_round, bool):
+            raise ValueError("new_channel_per_round must be True or False, found "
+                             f"{new_channel_per_round!r}")
+        if not new_channel_per_round and not hasattr(base_link, "draw_channel"):
+            raise TypeError(f"new_channel_per_round=False needs a base link with draw_channel; "
+                            f"{type(base_link).__name__} has none")
+        self._new_channel = new_channel_per_round
         self._base = base_link
         self._combining = combining
         self._rv_sequence = tuple(int(rv) for rv in rv_sequence)
@@ -236,6 +242,7 @@ class HARQLink(Block):
         b = base._source([batch_size, self.num_tx, self.k])
         cb = rm.encode(b)
         batch_shape = tf.shape(b)[:-1]
+        h = None if self._new_channel else base.draw_channel(batch_size)
         state = sb.initial_state(batch_shape)
         active = tf.ones(batch_shape, tf.bool)
         b_hat = tf.zeros_like(b)
@@ -243,26 +250,47 @@ class HARQLink(Block):
         peak_bits = tf.zeros(batch_shape, tf.int64)
         failed, bits_per_round = [], []
         for r, rv in enumerate(self._rvs):
-            c = rm.select(cb, rv)
-            llr = base.detect_codewords(c, no)
-            buffer_llr, new_state = sb.update(state, llr, rv, min(r, sb.max_rounds - 1))
-            dec = tf.cast(rm.decode(buffer_llr), b.dtype)
-            ok = tf.reduce_all(tf.equal(dec, b), axis=-1)  # genie CRC
-            b_hat = tf.where(active[..., None], dec, b_hat)
-            num_tx += tf.cast(active, tf.int32)
-            fail = tf.logical_and(active, tf.logical_not(ok))
-            if r < self._max_tx - 1:  # the last round is never stored
-                state = sb.where(fail, new_state, state)
-                bits = tf.where(fail, sb.stored_bits(state), tf.zeros_like(peak_bits))
-                peak_bits = tf.where(fail, bits, peak_bits)
-            else:
+            def one_round(r=r, rv=rv, state=state, active=active, b_hat=b_hat,
+                          num_tx=num_tx, peak_bits=peak_bits):
+                c = rm.select(cb, rv)
+                llr = base.detect_codewords(c, no) if h is None else \
+                    base.detect_codewords(c, no, h)
+                buffer_llr, new_state = sb.update(state, llr, rv, min(r, sb.max_rounds - 1))
+                dec = tf.cast(rm.decode(buffer_llr), b.dtype)
+                ok = tf.reduce_all(tf.equal(dec, b), axis=-1)  # genie CRC
+                b_hat = tf.where(active[..., None], dec, b_hat)
+                num_tx += tf.cast(active, tf.int32)
+                fail = tf.logical_and(active, tf.logical_not(ok))
                 bits = tf.zeros_like(peak_bits)
-            failed.append(fail)
+                if r < self._max_tx - 1:  # the last round is never stored
+                    store = self._store_mask(fail)
+                    state = sb.where(store, new_state, state)
+                    bits = tf.where(store, sb.stored_bits(state), bits)
+                    peak_bits = tf.where(store, bits, peak_bits)
+                return state, fail, b_hat, num_tx, peak_bits, bits
+
+            if r == 0:
+                out = one_round()
+            else:  # skip the round (channel, detector, decoder) once every process ended
+                out = tf.cond(tf.reduce_any(active), one_round,
+                              lambda state=state, active=active, b_hat=b_hat, num_tx=num_tx,
+                              peak_bits=peak_bits: (state, active, b_hat, num_tx, peak_bits,
+                                                    tf.zeros_like(peak_bits)))
+            state, active, b_hat, num_tx, peak_bits, bits = out
+            failed.append(active)
             bits_per_round.append(bits)
-            active = fail
         stats = {"failed": tf.stack(failed), "num_transmissions": num_tx,
                  "stored_bits": peak_bits, "stored_bits_per_round": tf.stack(bits_per_round)}
         return b, b_hat, stats
+
+    def _store_mask(self, fail):
+        """Codewords whose round is stored: the failed ones, or, for a compressor that
+        codes the soft bits of all streams of a channel use jointly (``joint_streams``,
+        e.g. EQ-Net), every stream of a batch entry where any stream failed: the joint
+        code of a channel use can only be written whole."""
+        if getattr(self._storage.compressor, "joint_streams", False):
+            return tf.broadcast_to(tf.reduce_any(fail, axis=-1, keepdims=True), tf.shape(fail))
+        return fail
 
     def call(self, batch_size, ebno_db):
         b, b_hat, _ = self.run(batch_size, ebno_db)
@@ -305,8 +333,9 @@ class HARQLink(Block):
         self._run_fn = None
         return comp
 
-    def statistics(self, batch_size, ebno_db, num_batches=1, graph=True):
-        r"""HARQ statistics at one SNR, accumulated over ``num_batches`` batches.
+    def statistics(self, batch_size, ebno_db, num_batches=1, graph=True,
+                   num_target_block_errors=None, target_round=None, callback=None):
+        r"""HARQ statistics at one SNR, accumulated over batches.
 
         Input
         -----
@@ -314,23 +343,44 @@ class HARQLink(Block):
             Codewords per stream per batch.
         ebno_db : float
         num_batches : int
+            Maximum number of batches.
         graph : bool
             Run :meth:`run` in a ``tf.function`` (traced once per link).
+        num_target_block_errors : `None` (default) | int
+            Stop early once the codewords still failing after round
+            ``target_round`` reach this count (Monte-Carlo stopping rule).
+        target_round : `None` (default) | int
+            1-based round the stopping rule counts (default: 2, the first
+            retransmission, or 1 if ``max_transmissions == 1``).
+        callback : `None` (default) | callable
+            ``callback(batch_index, stats)`` after every batch with the
+            statistics so far (e.g. for progress).
 
         Output
         ------
         : dict of Python numbers / lists
             ``bler_per_round`` (list, length ``max_transmissions``: fraction
-            of codewords still failing after round r), ``residual_bler``,
+            of codewords still failing after round r), ``block_errors_per_round``,
+            ``residual_bler``, ``bit_errors`` and ``num_bits`` (information
+            bits wrong after the last round each codeword needed),
             ``mean_transmissions``, ``goodput`` (information bits delivered
             per stream channel use over all rounds sent), ``goodput_per_mimo_use``
             (``num_tx`` x goodput), ``single_shot_rate`` (``k Q_m / n``, the
             goodput bound), ``stored_bits_mean``, ``stored_bits_max`` (per
             codeword, peak occupancy of its process), ``stored_bits_mean_per_round``
             (list: mean over all codewords of bits held after round r),
-            ``num_codewords``, ``block_errors_per_round``.
+            ``num_codewords``, ``num_batches``.
         """
         num_batches = _check_int("num_batches", num_batches, 1)
+        if target_round is None:
+            target_round = min(2, self._max_tx)
+        target_round = _check_int("target_round", target_round, 1)
+        if target_round > self._max_tx:
+            raise ValueError(f"target_round must be <= max_transmissions = {self._max_tx}, "
+                             f"found {target_round}")
+        if num_target_block_errors is not None:
+            num_target_block_errors = _check_int("num_target_block_errors",
+                                                 num_target_block_errors, 1)
         if graph:
             if getattr(self, "_run_fn", None) is None:
                 self._run_fn = tf.function(self.run)
@@ -338,32 +388,50 @@ class HARQLink(Block):
             args = (tf.constant(batch_size, tf.int32), tf.constant(ebno_db, self.rdtype))
         else:
             fn, args = self.run, (batch_size, ebno_db)
-        errors = np.zeros(self._max_tx, np.int64)
-        bits_sum = np.zeros(self._max_tx, np.float64)
-        ntx_sum, cw, peak_sum, peak_max = 0, 0, 0.0, 0
-        for _ in range(num_batches):
-            _, _, s = fn(*args)
+        acc = {"errors": np.zeros(self._max_tx, np.int64),
+               "bits_sum": np.zeros(self._max_tx, np.float64),
+               "ntx": 0, "cw": 0, "peak_sum": 0.0, "peak_max": 0, "bit_errors": 0,
+               "batches": 0}
+        for i in range(num_batches):
+            b, b_hat, s = fn(*args)
             failed = s["failed"].numpy()
-            errors += failed.reshape(self._max_tx, -1).sum(axis=1)
-            bits_sum += s["stored_bits_per_round"].numpy().reshape(self._max_tx, -1).sum(axis=1)
-            ntx_sum += int(s["num_transmissions"].numpy().sum())
+            acc["errors"] += failed.reshape(self._max_tx, -1).sum(axis=1)
+            acc["bits_sum"] += s["stored_bits_per_round"].numpy().reshape(
+                self._max_tx, -1).sum(axis=1)
+            acc["ntx"] += int(s["num_transmissions"].numpy().sum())
             peak = s["stored_bits"].numpy()
-            peak_sum += float(peak.sum())
-            peak_max = max(peak_max, int(peak.max()))
-            cw += failed[0].size
+            acc["peak_sum"] += float(peak.sum())
+            acc["peak_max"] = max(acc["peak_max"], int(peak.max()))
+            acc["bit_errors"] += int(tf.reduce_sum(tf.cast(tf.not_equal(b, b_hat),
+                                                           tf.int64)).numpy())
+            acc["cw"] += failed[0].size
+            acc["batches"] += 1
+            stats = self._summarise(acc)
+            if callback is not None:
+                callback(i, stats)
+            if num_target_block_errors is not None \
+                    and acc["errors"][target_round - 1] >= num_target_block_errors:
+                break
+        return stats
+
+    def _summarise(self, acc):
+        cw, errors = acc["cw"], acc["errors"]
         delivered = (cw - int(errors[-1])) * self.k
-        channel_uses = ntx_sum * (self.n // self.num_bits_per_symbol)
+        channel_uses = acc["ntx"] * (self.n // self.num_bits_per_symbol)
         goodput = delivered / channel_uses
         return {
             "bler_per_round": (errors / cw).tolist(),
             "block_errors_per_round": errors.tolist(),
             "residual_bler": float(errors[-1] / cw),
-            "mean_transmissions": ntx_sum / cw,
+            "bit_errors": acc["bit_errors"],
+            "num_bits": cw * self.k,
+            "mean_transmissions": acc["ntx"] / cw,
             "goodput": goodput,
             "goodput_per_mimo_use": goodput * self.num_tx,
             "single_shot_rate": self.single_shot_rate,
-            "stored_bits_mean": peak_sum / cw,
-            "stored_bits_max": peak_max,
-            "stored_bits_mean_per_round": (bits_sum / cw).tolist(),
+            "stored_bits_mean": acc["peak_sum"] / cw,
+            "stored_bits_max": acc["peak_max"],
+            "stored_bits_mean_per_round": (acc["bits_sum"] / cw).tolist(),
             "num_codewords": cw,
+            "num_batches": acc["batches"],
         }

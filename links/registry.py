@@ -89,3 +89,77 @@ def build_link(link_type, detector, snr_type="ebno", **params):
     """Builds a link of registry type ``link_type`` around ``detector``."""
     full = validate_link(link_type, params)
     return LINKS[link_type].factory(detector, snr_type, **full)
+
+
+# ---------------------------------------------------------------- HARQ ([harq] section)
+
+HARQ_PARAMS = (
+    Param("max_transmissions", int, 4, "maximum transmissions per codeword", min=1, max=16),
+    Param("rv_sequence", list, [0, 2, 3, 1], "redundancy versions of successive rounds "
+          "(integers in 0..3, cycled)"),
+    Param("combining", str, "ir", "incremental redundancy or chase combining",
+          choices=("ir", "chase")),
+    Param("storage", list, ["float32"], "soft-buffer storage schemes, one curve per detector "
+          "and scheme (see `kaq-sionna list`)"),
+    Param("storage_point", str, "buffer", "store the combined circular buffer or each "
+          "round's LLRs", choices=("buffer", "rounds")),
+    Param("new_channel_per_round", bool, True, "draw a new channel for every round (false: "
+          "keep round 1's channel)"),
+    Param("calibrate", bool, True, "fit quantizers that need it (uniform clip, max-MI "
+          "thresholds) on one batch at each SNR point before simulating it"),
+    Param("target_round", int, 2, "round whose block errors the stopping rule counts "
+          "(2: after the first retransmission)", min=1, max=16),
+)
+
+
+def _storage_names():
+    from kaq_sionna.softbits import STORAGE_SCHEMES
+    return tuple(STORAGE_SCHEMES)
+
+
+def validate_harq(params, link_type, link):
+    """Checks a ``[harq]`` table for a link of type ``link_type`` with parameters ``link``.
+
+    Returns the full parameter dict (``rv_sequence`` as ints, ``storage`` as names).
+    """
+    if link_type != "coded_mimo":
+        raise SpecError("[harq]", "a link type with HARQ support (coded_mimo)", repr(link_type))
+    if link.get("uncoded"):
+        raise SpecError("[harq]", "a coded link ([link] uncoded = false)", "uncoded = true")
+    given = dict(params)
+    rvs, storage = given.pop("rv_sequence", None), given.pop("storage", None)
+    full = check_params(HARQ_PARAMS, given, "[harq]")
+    if rvs is not None:
+        if not isinstance(rvs, list) or not rvs or not all(
+                isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 3 for v in rvs):
+            raise SpecError("[harq] rv_sequence", "a non-empty list of integers in 0..3",
+                            repr(rvs))
+        full["rv_sequence"] = list(rvs)
+    if storage is not None:
+        known = _storage_names()
+        if not isinstance(storage, list) or not storage or not all(
+                isinstance(v, str) for v in storage):
+            raise SpecError("[harq] storage", "a non-empty list of storage scheme names",
+                            repr(storage))
+        for name in storage:
+            if name not in known:
+                raise SpecError("[harq] storage", "names among " + ", ".join(known),
+                                repr(name))
+        if len(set(storage)) != len(storage):
+            raise SpecError("[harq] storage", "distinct names", repr(storage))
+        full["storage"] = list(storage)
+    if full["target_round"] > full["max_transmissions"]:
+        raise SpecError("[harq] target_round",
+                        f"<= max_transmissions = {full['max_transmissions']}",
+                        full["target_round"])
+    return full
+
+
+def build_harq_link(base_link, harq, storage):
+    """Wraps ``base_link`` in a :class:`links.HARQLink` for one storage scheme of ``harq``."""
+    from links.harq import HARQLink
+
+    return HARQLink(base_link, max_transmissions=harq["max_transmissions"],
+                    rv_sequence=tuple(harq["rv_sequence"]), combining=harq["combining"],
+                    storage=storage, storage_point=harq["storage_point"],
+                    new_channel_per_round=harq["new_channel_per_round"])

@@ -225,8 +225,10 @@ def test_invalid_settings_fail_clearly(base_link):
         HARQLink(base_link, combining="cc")
     with pytest.raises(ValueError, match="storage_point"):
         HARQLink(base_link, storage_point="everywhere")
-    with pytest.raises(NotImplementedError, match="new channel"):
-        HARQLink(base_link, new_channel_per_round=False)
+    with pytest.raises(ValueError, match="new_channel_per_round"):
+        HARQLink(base_link, new_channel_per_round="no")
+    with pytest.raises(ValueError, match="target_round"):
+        HARQLink(base_link, max_transmissions=2).statistics(4, HIGH_SNR, target_round=3)
     det = build_detector("lmmse", LinkContext(2, 2, NBPS))
     with pytest.raises(ValueError, match="uncoded"):
         HARQLink(CodedMIMOLink(det, 2, 2, NBPS, n=N, uncoded=True))
@@ -240,3 +242,37 @@ def test_calibrate_storage_fits_the_clip(base_link):
     assert q.clip is not None and 0 < q.clip < 100
     with pytest.raises(TypeError, match="fit"):
         HARQLink(base_link, storage="float16").calibrate_storage(8, LOW_SNR)
+
+
+class _ChannelSpy:
+    """Detector that records the channel it is given (eager runs only)."""
+
+    def __init__(self, det):
+        self.det, self.channels = det, []
+
+    def __call__(self, y, h, s):
+        self.channels.append(h.numpy())
+        return self.det(y, h, s)
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_keep_channel_mode_reuses_the_round1_channel(keep):
+    spy = _ChannelSpy(build_detector("lmmse", LinkContext(2, 2, NBPS)))
+    link = HARQLink(CodedMIMOLink(spy, 2, 2, NBPS, k=K, n=N), max_transmissions=2,
+                    new_channel_per_round=not keep)
+    config.seed = 5
+    link.run(4, LOW_SNR)  # round 1 always fails at this SNR: both rounds run
+    assert len(spy.channels) == 2
+    assert np.array_equal(spy.channels[0], spy.channels[1]) == keep
+
+
+def test_statistics_stop_at_target_block_errors(base_link):
+    link = HARQLink(base_link, max_transmissions=2)
+    seen = []
+    config.seed = 6
+    stats = link.statistics(BATCH, LOW_SNR, num_batches=10, num_target_block_errors=1,
+                            target_round=1, callback=lambda i, s: seen.append(i))
+    # round 1 always fails at LOW_SNR: the first batch reaches the target
+    assert stats["num_batches"] == 1 and seen == [0]
+    assert stats["num_bits"] == stats["num_codewords"] * K
+    assert 0 < stats["bit_errors"] <= stats["num_bits"]
