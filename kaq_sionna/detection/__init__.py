@@ -1,5 +1,6 @@
 """MIMO detectors with the Sionna signature ``det(y, h, s)`` and their registry."""
 
+from kaq_sionna.detection.ml import ChunkedMLDetector
 from kaq_sionna.detection.registry import (
     DETECTORS,
     DetectorSpec,
@@ -9,8 +10,10 @@ from kaq_sionna.detection.registry import (
     register_detector,
     validate_detector,
 )
+from kaq_sionna.detection.sic import MMSESICDetector, SICDetector, ZFSICDetector
 from kaq_sionna.detection.sionna_baselines import MMSEPICWithoutPrior
 from kaq_sionna.detection.unfolded import ADMMNet, PGDNet, UnfoldedDetector, UnfoldedEstimate
 
-__all__ = ["ADMMNet", "PGDNet", "UnfoldedDetector", "UnfoldedEstimate", "DETECTORS", "DetectorSpec", "LinkContext", "MMSEPICWithoutPrior", "build_detector",
+__all__ = ["ChunkedMLDetector", "MMSESICDetector", "SICDetector", "ZFSICDetector",
+           "ADMMNet", "PGDNet", "UnfoldedDetector", "UnfoldedEstimate", "DETECTORS", "DetectorSpec", "LinkContext", "MMSEPICWithoutPrior", "build_detector",
            "get_detector_spec", "register_detector", "validate_detector"]

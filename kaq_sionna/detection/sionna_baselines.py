@@ -12,6 +12,7 @@ from sionna.phy.mimo import (
     MMSEPICDetector,
 )
 
+from kaq_sionna.detection.ml import ChunkedMLDetector
 from kaq_sionna.detection.registry import DetectorSpec, register_detector
 from kaq_sionna.params import Param, SpecError
 
@@ -19,9 +20,11 @@ DEMAPPING = Param("demapping_method", str, "app", "exact (app) or max-log LLRs",
                   choices=("app", "maxlog"))
 
 # Exhaustive ML enumerates 2**(num_tx * num_bits_per_symbol) candidates per
-# channel use; beyond this the memory per batch explodes (see
-# ../shared/notes/sionna-1.2.md: 4x4 16-QAM costs ~80 s per 10k channel uses).
-ML_MAX_BITS = 12
+# channel use. Above ML_CHUNK_ABOVE_BITS the memory of a whole batch explodes, so the
+# batch is evaluated in chunks (ChunkedMLDetector); above ML_MAX_BITS even that is too
+# slow (4x4 16-QAM, 16 bits, already costs seconds per 1000 channel uses, see ml.py).
+ML_CHUNK_ABOVE_BITS = 12
+ML_MAX_BITS = 16
 
 
 def _needs_enough_antennas(ctx, params):
@@ -37,7 +40,15 @@ def _ml_feasible(ctx, params):
                         f"num_tx * num_bits_per_symbol <= {ML_MAX_BITS} "
                         f"(at most {2 ** ML_MAX_BITS} candidates per channel use)",
                         f"{ctx.num_tx} x {ctx.num_bits_per_symbol} = {bits} bits "
-                        f"({2 ** bits} candidates); use kbest or ep instead")
+                        f"({2 ** bits} candidates); use kbest, ep or mmse-sic instead")
+
+
+def _ml(ctx, demapping_method):
+    if ctx.num_tx * ctx.num_bits_per_symbol > ML_CHUNK_ABOVE_BITS:
+        return ChunkedMLDetector(ctx.num_tx, ctx.num_bits_per_symbol, demapping_method,
+                                 precision=ctx.precision)
+    return MaximumLikelihoodDetector("bit", demapping_method, ctx.num_tx, "qam",
+                                     ctx.num_bits_per_symbol, precision=ctx.precision)
 
 
 def _linear(equalizer):
@@ -93,10 +104,7 @@ for _spec in (
         lambda ctx, num_iter, demapping_method: MMSEPICWithoutPrior(
             ctx.num_bits_per_symbol, num_iter, demapping_method, precision=ctx.precision)),
     DetectorSpec(
-        "ml", "exhaustive maximum likelihood (sionna MaximumLikelihoodDetector)", (DEMAPPING,),
-        lambda ctx, demapping_method: MaximumLikelihoodDetector(
-            "bit", demapping_method, ctx.num_tx, "qam", ctx.num_bits_per_symbol,
-            precision=ctx.precision),
-        _ml_feasible),
+        "ml", "exhaustive maximum likelihood (sionna MaximumLikelihoodDetector, run in chunks "
+        f"of channel uses above {ML_CHUNK_ABOVE_BITS} bits)", (DEMAPPING,), _ml, _ml_feasible),
 ):
     register_detector(_spec)
