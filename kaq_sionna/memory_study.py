@@ -91,9 +91,9 @@ def penalties(doc, target_bler=0.1):
 
 def storage_bits(name):
     """Bits per soft bit of a storage scheme name."""
-    from kaq_sionna.softbits import make_storage
+    from kaq_sionna.harq.eqnet_storage import resolve_storage
 
-    return float(make_storage(name).bits_per_soft_bit)
+    return float(resolve_storage(name).bits_per_soft_bit)
 
 
 def run_memory_study(scenario_paths=DEFAULT_SCENARIOS, out_dir="results/harq-memory",

@@ -126,6 +126,7 @@ def _simulate_harq_point(link, snr_db, settings, harq, progress):
 
     stats = link.statistics(settings["batch_size"], snr_db, num_batches=settings["max_mc_iter"],
                             graph=settings["mode"] != "eager",
+                            jit_compile=settings["mode"] == "xla",
                             num_target_block_errors=settings["num_target_block_errors"],
                             target_round=harq["target_round"], callback=callback)
     seconds = time.perf_counter() - start

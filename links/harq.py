@@ -334,7 +334,8 @@ class HARQLink(Block):
         return comp
 
     def statistics(self, batch_size, ebno_db, num_batches=1, graph=True,
-                   num_target_block_errors=None, target_round=None, callback=None):
+                   num_target_block_errors=None, target_round=None, callback=None,
+                   jit_compile=False):
         r"""HARQ statistics at one SNR, accumulated over batches.
 
         Input
@@ -346,6 +347,8 @@ class HARQLink(Block):
             Maximum number of batches.
         graph : bool
             Run :meth:`run` in a ``tf.function`` (traced once per link).
+        jit_compile : bool
+            Compile that function with XLA (needs ``graph=True``).
         num_target_block_errors : `None` (default) | int
             Stop early once the codewords still failing after round
             ``target_round`` reach this count (Monte-Carlo stopping rule).
@@ -382,8 +385,10 @@ class HARQLink(Block):
             num_target_block_errors = _check_int("num_target_block_errors",
                                                  num_target_block_errors, 1)
         if graph:
-            if getattr(self, "_run_fn", None) is None:
-                self._run_fn = tf.function(self.run)
+            if getattr(self, "_run_fn", None) is None \
+                    or self._run_fn_jit != bool(jit_compile):
+                self._run_fn = tf.function(self.run, jit_compile=bool(jit_compile))
+                self._run_fn_jit = bool(jit_compile)
             fn = self._run_fn
             args = (tf.constant(batch_size, tf.int32), tf.constant(ebno_db, self.rdtype))
         else:

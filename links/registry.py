@@ -113,8 +113,11 @@ HARQ_PARAMS = (
 
 
 def _storage_names():
+    """Scalar schemes and shipped EQ-Net models (name -> system dict or None)."""
+    from kaq_sionna.harq.eqnet_storage import eqnet_storage_names
     from kaq_sionna.softbits import STORAGE_SCHEMES
-    return tuple(STORAGE_SCHEMES)
+
+    return {**dict.fromkeys(STORAGE_SCHEMES), **eqnet_storage_names()}
 
 
 def validate_harq(params, link_type, link):
@@ -145,6 +148,17 @@ def validate_harq(params, link_type, link):
             if name not in known:
                 raise SpecError("[harq] storage", "names among " + ", ".join(known),
                                 repr(name))
+            system = known[name]
+            if system is None:
+                continue
+            size = {k: link[k] for k in ("num_tx", "num_bits_per_symbol")}
+            if {k: system.get(k) for k in size} != size:
+                raise SpecError("[harq] storage", f"an EQ-Net model for this link ({size})",
+                                f"{name!r} for {system}")
+            if params.get("storage_point") != "rounds":
+                raise SpecError("[harq] storage_point", f"'rounds' for EQ-Net storage "
+                                f"{name!r} (it compresses per-channel-use soft-bit matrices)",
+                                repr(params.get("storage_point", "buffer")))
         if len(set(storage)) != len(storage):
             raise SpecError("[harq] storage", "distinct names", repr(storage))
         full["storage"] = list(storage)
@@ -157,9 +171,11 @@ def validate_harq(params, link_type, link):
 
 def build_harq_link(base_link, harq, storage):
     """Wraps ``base_link`` in a :class:`links.HARQLink` for one storage scheme of ``harq``."""
+    from kaq_sionna.harq.eqnet_storage import resolve_storage
     from links.harq import HARQLink
 
+    compressor = resolve_storage(storage, base_link.num_tx, base_link.num_bits_per_symbol)
     return HARQLink(base_link, max_transmissions=harq["max_transmissions"],
                     rv_sequence=tuple(harq["rv_sequence"]), combining=harq["combining"],
-                    storage=storage, storage_point=harq["storage_point"],
+                    storage=compressor, storage_point=harq["storage_point"],
                     new_channel_per_round=harq["new_channel_per_round"])

@@ -93,8 +93,9 @@ class SoftBufferStorage:
         combined buffer); ``received``: [..., buffer_length], tf.bool
         (positions received so far, i.e. stored).
     ``storage_point="rounds"``:
-        ``codes``: [..., max_rounds, E], code dtype (compressed LLRs of each
-        round, in transmission order); ``stored``: [..., max_rounds], tf.bool;
+        ``codes``: [..., max_rounds, L], code dtype (compressed LLRs of each
+        round, in transmission order; ``L = E`` for scalar compressors, or
+        ``compressor.code_length(E)``, e.g. for EQ-Net); ``stored``: [..., max_rounds], tf.bool;
         ``rv``: [max_rounds], tf.int32 (redundancy version of each slot, shared
         by the batch).
     """
@@ -111,6 +112,10 @@ class SoftBufferStorage:
             raise ValueError(f"max_rounds must be a positive integer, found {max_rounds!r}")
         self._rm = rate_matcher
         self._compressor = make_storage(storage)
+        if getattr(self._compressor, "joint_streams", False) and storage_point != "rounds":
+            raise ValueError(f"storage {self._compressor!r} codes the soft bits of all streams "
+                             "of a channel use jointly (EQ-Net): it needs storage_point="
+                             f"'rounds', found {storage_point!r}")
         self._point = storage_point
         self._max_rounds = int(max_rounds)
         self._rdtype = rate_matcher.rdtype
@@ -146,6 +151,12 @@ class SoftBufferStorage:
             dt = self._compressor.compress(tf.zeros([1], self._rdtype)).dtype
         return tf.as_dtype(dt)
 
+    def _code_length(self):
+        """Codes per codeword and stored round (``E`` for scalar compressors)."""
+        if hasattr(self._compressor, "code_length"):
+            return int(self._compressor.code_length(self._rm.e))
+        return self._rm.e
+
     def _decompress(self, codes):
         return tf.cast(self._compressor.decompress(codes), self._rdtype)
 
@@ -166,7 +177,7 @@ class SoftBufferStorage:
         if self._point == "buffer":
             shape = tf.concat([batch_shape, [self._rm.buffer_length]], 0)
             return {"codes": tf.zeros(shape, cdt), "received": tf.zeros(shape, tf.bool)}
-        shape = tf.concat([batch_shape, [self._max_rounds, self._rm.e]], 0)
+        shape = tf.concat([batch_shape, [self._max_rounds, self._code_length()]], 0)
         return {"codes": tf.zeros(shape, cdt),
                 "stored": tf.zeros(shape[:-1], tf.bool),
                 "rv": tf.zeros([self._max_rounds], tf.int32)}
@@ -187,12 +198,13 @@ class SoftBufferStorage:
             llr = self._decompress(state["codes"])
             return tf.where(state["received"], llr, tf.zeros_like(llr))
         stored = state["stored"]
-        llr = self._decompress(state["codes"])  # [..., R, E]
-        llr = tf.where(stored[..., None], llr, tf.zeros_like(llr))
         batch_shape = tf.shape(stored)[:-1]
         buf = self._rm.empty_buffer(batch_shape)
         for r in range(self._max_rounds):
-            buf = self._rm.accumulate(buf, llr[..., r, :], state["rv"][r])
+            # one slot at a time: [..., E] codes of all codewords (streams on axis -2)
+            llr = self._decompress(state["codes"][..., r, :])
+            llr = tf.where(stored[..., r, None], llr, tf.zeros_like(llr))
+            buf = self._rm.accumulate(buf, llr, state["rv"][r])
         return buf
 
     def update(self, state, llr, rv, round_index):
