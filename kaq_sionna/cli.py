@@ -1,4 +1,4 @@
-"""The ``kaq-sionna`` command: ``run``, ``train``, ``list`` and ``bench``.
+"""The ``kaq-sionna`` command: ``run``, ``train``, ``harq-memory``, ``list`` and ``bench``.
 
 Exit codes: 0 success, 1 unexpected failure, 2 user error (bad scenario,
 unknown name, conflicting results), 130 interrupted (finished points kept).
@@ -42,9 +42,56 @@ def _cmd_run(args):
     return 0
 
 
+def _cmd_harq_memory(args):
+    from kaq_sionna.harq.memory import NRSoftBufferConfig
+    from kaq_sionna.memory_study import run_memory_study
+    from kaq_sionna.sweep import ResumeConflict
+
+    try:
+        config = NRSoftBufferConfig(
+            num_prbs=args.num_prbs, num_layers=args.num_layers,
+            num_bits_per_symbol=args.num_bits_per_symbol, coderate=args.coderate,
+            num_harq_processes=args.num_harq_processes, num_ues=args.num_ues,
+            max_transmissions=args.max_transmissions)
+    except ValueError as err:
+        raise UserError(f"memory model: {err}") from None
+    if not 0 < args.target_bler < 1:
+        raise UserError(f"--target-bler: expected a number in (0, 1), found {args.target_bler}")
+    out = Path(args.out) if args.out else Path("results") / (
+        "harq-memory" + ("-quick" if args.quick else ""))
+    command = "kaq-sionna " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    try:
+        doc = run_memory_study(args.scenario or None, out, quick=args.quick,
+                               restart=args.restart, config=config,
+                               target_bler=args.target_bler, simulate=not args.no_simulate,
+                               command=command, results_dir=args.results_dir)
+    except ResumeConflict as err:
+        raise UserError(str(err)) from None
+    except FileNotFoundError as err:
+        raise UserError(str(err)) from None
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished SNR points are kept in results/<scenario>/; run the "
+              "same command again to resume.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    from kaq_sionna.memory_study import memory_table
+    print("\n" + memory_table(doc))
+    print(f"wrote {out}/memory.json, {out}/memory.md, {out}/memory_vs_penalty.png")
+    return 0
+
+
 def _cmd_train(args):
-    from kaq_sionna.training.spec import load_train_scenario
-    from kaq_sionna.training.trainer import TrainConflict, train
+    from kaq_sionna.training.eqnet_spec import scenario_model_type
+    from kaq_sionna.training.trainer import TrainConflict
+
+    # Dispatch on [model] type: EQ-Net has its own schema and trainer.
+    if scenario_model_type(args.scenario) == "eqnet":
+        from kaq_sionna.training.eqnet_spec import load_eqnet_scenario as load_train_scenario
+        from kaq_sionna.training.eqnet_trainer import train_eqnet as train
+        ckpt = "checkpoint.npz (and the data in data.npz)"
+    else:
+        from kaq_sionna.training.spec import load_train_scenario
+        from kaq_sionna.training.trainer import train
+        ckpt = "checkpoint.npz"
 
     spec = load_train_scenario(args.scenario)
     if args.ship and args.quick:
@@ -65,7 +112,7 @@ def _cmd_train(args):
     except TrainConflict as err:
         raise UserError(str(err)) from None
     except KeyboardInterrupt:
-        print(f"\ninterrupted: finished epochs are kept in {out}/checkpoint.npz; "
+        print(f"\ninterrupted: finished epochs are kept in {out}/{ckpt}; "
               "run the same command again to resume.", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(f"wrote {out}/model/ ({doc['name']}), {out}/train.json")
@@ -154,6 +201,8 @@ def build_parser():
     run.add_argument("--out", help="output directory (default results/<name>[-quick])")
     run.add_argument("--restart", action="store_true",
                      help="discard results already in the output directory")
+    run.add_argument("--threads", type=int, default=0,
+                     help="TensorFlow intra/inter-op threads (0: TensorFlow's default)")
     run.set_defaults(func=_cmd_run)
 
     tr = sub.add_parser("train", help="train an unfolded detector (resumable; see "
@@ -167,6 +216,30 @@ def build_parser():
     tr.add_argument("--ship", action="store_true", help="also save the final model as a "
                     "shipped pretrained model (kaq_sionna/pretrained/models/<name>/)")
     tr.set_defaults(func=_cmd_train)
+
+    hm = sub.add_parser("harq-memory", help="HARQ soft-buffer memory study: sweeps the HARQ "
+                        "scenarios (resumable) and models a cell's soft-buffer memory")
+    hm.add_argument("--scenario", action="append", help="a [harq] scenario (repeatable; "
+                    "default: scenarios/harq_2x2_64qam.toml and scenarios/harq_4x4_16qam.toml)")
+    hm.add_argument("--quick", action="store_true", help="quick sweeps, for smoke tests")
+    hm.add_argument("--out", help="output directory (default results/harq-memory[-quick])")
+    hm.add_argument("--restart", action="store_true", help="discard existing sweep results")
+    hm.add_argument("--threads", type=int, default=0,
+                    help="TensorFlow intra/inter-op threads (0: TensorFlow's default)")
+    hm.add_argument("--results-dir", default="results", help="where the sweeps of the "
+                    "scenarios go (<results-dir>/<scenario name>[-quick])")
+    hm.add_argument("--no-simulate", action="store_true",
+                    help="only read the sweep results already in results/<scenario>/")
+    hm.add_argument("--target-bler", type=float, default=0.1,
+                    help="BLER after the first retransmission at which penalties are read")
+    hm.add_argument("--num-prbs", type=int, default=273, help="PRBs (273: 100 MHz, 30 kHz)")
+    hm.add_argument("--num-layers", type=int, default=4)
+    hm.add_argument("--num-bits-per-symbol", type=int, default=8, help="8: 256-QAM")
+    hm.add_argument("--coderate", type=float, default=0.926)
+    hm.add_argument("--num-harq-processes", type=int, default=16)
+    hm.add_argument("--num-ues", type=int, default=1)
+    hm.add_argument("--max-transmissions", type=int, default=4)
+    hm.set_defaults(func=_cmd_harq_memory)
 
     lst = sub.add_parser("list", help="print detectors, links and pretrained models")
     lst.add_argument("--json", action="store_true", help="machine-readable output")

@@ -1,0 +1,911 @@
+r"""EQ-Net: joint soft-bit estimation and quantization (paper 004, Sect. 2.6, Figs. 1-3).
+
+EQ-Net represents the soft-bit matrix :math:`\Lambda \in [-1, 1]^{N_t \times K}`
+of one MIMO channel use (``N_t`` streams of a :math:`2^K`-QAM; soft bits
+:math:`\Lambda = \tanh(\mathrm{LLR}/2)`, eq. (3)) by a latent feature vector
+:math:`\mathbf z \in (-1, 1)^{3 N_t}` (the upper bound of Theorems 2 and 3) and
+uses three fully connected networks (Fig. 1):
+
+* the **quantization encoder** :math:`f_Q` (eq. (16)), :math:`\Lambda \mapsto
+  \mathbf z`: the flattened soft bits (``N_t K`` values) go through six hidden
+  layers of width :math:`4 N_t K` with ReLU and a ``tanh`` latent layer of
+  size ``latent_dim`` (default :math:`3 N_t`) (Fig. 2a);
+* the **quantization decoder** :math:`g_Q` (eq. (17)), :math:`\mathbf z \mapsto
+  \tilde\Lambda`, with the branched architecture of Fig. 2b: the latent vector
+  is processed by :math:`K N_t` parallel networks, one per soft bit, each with
+  six hidden layers of width :math:`4 N_t K` (ReLU) and a one-unit ``tanh``
+  output; the branches share nothing but their input (implemented as batched
+  matrix products, :class:`BranchedDense`);
+* the **estimation encoder** :math:`f_E` (eq. (19)-(20)),
+  :math:`(\mathbf y, \mathbf H, \sigma_n) \mapsto \hat{\mathbf z}`: one dense
+  ReLU layer per input (real and imaginary parts of the flattened ``y`` and
+  ``H``, and :math:`\sigma_n = \sqrt{N_0}`), concatenation (early fusion),
+  then residual blocks (:class:`ResidualBlock`, six hidden layers each;
+  EQ-Net-L: one block, EQ-Net-P: three, Sect. 3.3) and a linear output layer
+  of size ``latent_dim`` (Fig. 2c).
+
+Estimation mode (eq. (20)): :math:`\tilde\Lambda = g_Q(f_E(\mathbf y, \mathbf H,
+\sigma_n))`. Quantization mode (eqs. (16)-(17)): :math:`\tilde\Lambda =
+g_Q(Q(f_Q(\Lambda)))` where :math:`Q` is one scalar k-means++ codebook of
+:math:`2^{N_b}` levels per latent feature (Sect. 2.6.3, :mod:`~kaq_sionna.
+softbits.codebook`), i.e. exactly :math:`N_b \cdot` ``latent_dim`` bits per
+channel use. Both modes share :math:`g_Q` (Fig. 3). LLRs follow Sionna's
+convention :math:`\ln\frac{P(b=1)}{P(b=0)}` and are converted with
+:func:`~kaq_sionna.softbits.scalar.llr_to_softbit` /
+:func:`~kaq_sionna.softbits.scalar.softbit_to_llr` (clipped).
+
+Two details the paper leaves to Fig. 2, taken from the authors' public
+implementation (github.com/utcsilab/eq-net): the width of :math:`f_E` is
+:math:`16 N_t K` by default (``estimation_width``), and a residual block is
+three ReLU layers, each with a ReLU residual branch, followed by three linear
+layers to each of which one branch is added before the ReLU
+(:class:`ResidualBlock`).
+
+The trainer is :mod:`kaq_sionna.training.eqnet_trainer` (two stages, then the
+codebooks). Saved models are ``weights.npz`` + ``config.json`` directories
+(:func:`save_eqnet`, :func:`load_eqnet`); importing this module registers the
+loader of the pretrained model type ``"eqnet"`` (:mod:`kaq_sionna.pretrained`).
+"""
+
+import io
+import json
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kaq_sionna import pretrained
+from kaq_sionna.results import atomic_write_bytes, atomic_write_text
+from kaq_sionna.softbits.codebook import FeatureCodebook
+from kaq_sionna.softbits.scalar import llr_to_softbit, softbit_to_llr
+from kaq_sionna.training.storage import PretrainedMismatch
+
+__all__ = [
+    "VARIANTS",
+    "BlockwiseEQNet",
+    "BranchedDense",
+    "EQNet",
+    "EQNetMismatch",
+    "ResidualBlock",
+    "canonical_name",
+    "feature_loss",
+    "load_eqnet",
+    "pack_codes",
+    "pretrained_loader",
+    "save_eqnet",
+    "softbit_distortion",
+    "unpack_codes",
+]
+
+#: Residual blocks of the estimation encoder per variant (Sect. 3.3).
+VARIANTS = {"L": 1, "P": 3}
+#: Stabilisation constant of the distortion (eq. (15)).
+DISTORTION_EPSILON = 1e-3
+WEIGHTS_FILE, CONFIG_FILE = "weights.npz", "config.json"
+CODEBOOK_KEY = "codebook_levels"
+
+
+class EQNetMismatch(PretrainedMismatch):
+    """A stored EQ-Net does not match the model it is loaded into (or its own config)."""
+
+
+# ----------------------------------------------------------------------------- losses
+
+def softbit_distortion(target, estimate, epsilon=DISTORTION_EPSILON):
+    r"""Weighted squared error of a soft-bit matrix, eq. (15).
+
+    .. math::
+        L(\tilde\Lambda, \Lambda) = \sum_{i=1}^{N_t}\sum_{k=1}^{K}
+        \frac{(\tilde\Lambda_{i,k} - \Lambda_{i,k})^2}{|\Lambda_{i,k}| + \epsilon}
+
+    Errors on confident soft bits weigh less than errors on uncertain ones;
+    :math:`\epsilon` bounds the weight of soft bits close to 0.
+
+    Input
+    -----
+    target : [..., num_tx, num_bits_per_symbol], tf.float
+        Reference soft bits :math:`\Lambda` (e.g. ML).
+    estimate : [..., num_tx, num_bits_per_symbol], tf.float
+        Reconstructed or estimated soft bits :math:`\tilde\Lambda`.
+    epsilon : float
+        Stabilisation constant (paper: 0.001).
+
+    Output
+    ------
+    : [...], tf.float
+        Distortion of each soft-bit matrix (average over a batch: eq. (18)).
+    """
+    target = tf.convert_to_tensor(target)
+    estimate = tf.cast(estimate, target.dtype)
+    w = 1.0 / (tf.abs(target) + tf.cast(epsilon, target.dtype))
+    return tf.reduce_sum(w * tf.square(estimate - target), axis=[-2, -1])
+
+
+def feature_loss(target, estimate, kind="l1"):
+    r"""Feature loss of the estimation stage: :math:`\lVert f_E(\cdot) - \mathbf z\rVert_1`
+    (eq. (19)), or the squared error (``kind="mse"``, the ablation of Sect. 3.3).
+
+    Input
+    -----
+    target : [..., latent_dim], tf.float
+        Frozen features :math:`\mathbf z = f_Q(\Lambda)`.
+    estimate : [..., latent_dim], tf.float
+        :math:`f_E(\mathbf y, \mathbf H, \sigma_n)`.
+    kind : "l1" | "mse"
+
+    Output
+    ------
+    : [...], tf.float
+        Per-sample loss (sum over the features).
+    """
+    diff = tf.cast(estimate, tf.float32) - tf.cast(target, tf.float32)
+    if kind == "l1":
+        return tf.reduce_sum(tf.abs(diff), axis=-1)
+    if kind == "mse":
+        return tf.reduce_sum(tf.square(diff), axis=-1)
+    raise ValueError(f"kind must be 'l1' or 'mse', found {kind!r}")
+
+
+# ----------------------------------------------------------------------------- layers
+
+def _glorot(seed):
+    return keras.initializers.GlorotUniform(seed=int(seed))
+
+
+def _dense(units, activation, seed, name, input_dim):
+    layer = keras.layers.Dense(units, activation=activation, kernel_initializer=_glorot(seed),
+                               name=name, dtype="float32")
+    layer.build((None, input_dim))
+    return layer
+
+
+class BranchedDense(keras.layers.Layer):
+    r"""``num_branches`` independent dense layers applied in parallel (Fig. 2b).
+
+    Branch ``b`` computes ``activation(x_b @ W_b + c_b)``. It is mathematically
+    ``num_branches`` separate :class:`keras.layers.Dense` layers; one batched
+    matrix product over a branch-major layout is much faster on a CPU than many
+    small products (or an ``einsum`` with broadcasting). Kernels are
+    initialised with Glorot-uniform of each branch's own fan-in and fan-out.
+
+    Parameters
+    ----------
+    num_branches : int
+    input_dim, units : int
+        Per-branch input and output sizes.
+    activation : None | str
+    shared_input : bool
+        If `True`, the input ``[batch, input_dim]`` is fed to every branch (the
+        first layer of :math:`g_Q`); otherwise it is ``[num_branches, batch, input_dim]``.
+    seed : int
+        Initialisation seed.
+
+    Input
+    -----
+    x : [batch, input_dim] (``shared_input``) | [num_branches, batch, input_dim], tf.float32
+
+    Output
+    ------
+    : [num_branches, batch, units], tf.float32
+    """
+
+    def __init__(self, num_branches, input_dim, units, activation=None, shared_input=False,
+                 seed=0, **kwargs):
+        super().__init__(dtype="float32", **kwargs)
+        self.num_branches, self.input_dim, self.units = num_branches, input_dim, units
+        self.shared_input = shared_input
+        self.activation = keras.activations.get(activation)
+        limit = math.sqrt(6.0 / (input_dim + units))
+        self.kernel = self.add_weight(
+            name="kernel", shape=(num_branches, input_dim, units),
+            initializer=keras.initializers.RandomUniform(-limit, limit, seed=int(seed)))
+        self.bias = self.add_weight(name="bias", shape=(num_branches, units),
+                                    initializer="zeros")
+        self.built = True
+
+    def call(self, x):
+        if self.shared_input:
+            x = x[None]  # broadcast over the branches
+        return self.activation(tf.matmul(x, self.kernel) + self.bias[:, None, :])
+
+
+class ResidualBlock(keras.layers.Layer):
+    r"""Residual block of the estimation encoder (Fig. 2c): six hidden layers.
+
+    With :math:`\mathbf a_0` the block input,
+
+    .. math::
+        \mathbf a_i = \mathrm{relu}(\mathbf W_i \mathbf a_{i-1}), \quad
+        \mathbf r_i = \mathrm{relu}(\mathbf S_i \mathbf a_i), \quad i = 1, 2, 3;
+        \qquad
+        \mathbf e_0 = \mathbf a_3, \quad
+        \mathbf e_j = \mathrm{relu}(\mathbf P_j \mathbf e_{j-1} + \mathbf r_j), \quad j = 1, 2, 3
+
+    (biases omitted): three ReLU layers, each with a residual branch, then
+    three linear layers each joined by one branch before the ReLU. All layers
+    have ``width`` units.
+
+    Parameters
+    ----------
+    input_dim, width : int
+    seed : int
+    name : str
+
+    Input
+    -----
+    x : [..., input_dim], tf.float32
+
+    Output
+    ------
+    : [..., width], tf.float32
+    """
+
+    def __init__(self, input_dim, width, seed=0, **kwargs):
+        super().__init__(dtype="float32", **kwargs)
+        n = self.name
+        self.pre = [_dense(width, "relu", seed + i, f"{n}_pre{i}", input_dim if i == 0 else width)
+                    for i in range(3)]
+        self.skip = [_dense(width, "relu", seed + 3 + i, f"{n}_skip{i}", width)
+                     for i in range(3)]
+        self.post = [_dense(width, None, seed + 6 + i, f"{n}_post{i}", width) for i in range(3)]
+        self.built = True
+
+    def call(self, x):
+        branches = []
+        for pre, skip in zip(self.pre, self.skip, strict=True):
+            x = pre(x)
+            branches.append(skip(x))
+        for post, r in zip(self.post, branches, strict=True):
+            # tf.maximum, not tf.nn.relu: grappler would fuse MatMul+BiasAdd+Add+Relu into
+            # an op without a CPU kernel (a warning per trace, then the unfused graph)
+            x = tf.maximum(post(x) + r, 0.0)
+        return x
+
+
+# ----------------------------------------------------------------------------- packing
+
+def _check_num_bits(num_bits):
+    if isinstance(num_bits, bool) or not isinstance(num_bits, (int, np.integer)) \
+            or not 1 <= num_bits <= 8:
+        raise ValueError(f"bits per feature must be an integer in 1..8, found {num_bits!r}")
+
+
+def pack_codes(codes, num_bits):
+    r"""Packs integer codes into bytes: ``ceil(num_bits * F / 8)`` bytes per code vector.
+
+    Layout of one code vector ``codes[..., 0:F]`` (one channel use): the codes
+    are written in feature order, each as ``num_bits`` bits, most significant
+    bit first; the resulting ``num_bits * F``-bit string fills the bytes from
+    the most significant bit of byte 0 onwards, and the unused low bits of the
+    last byte are 0. Example (``num_bits = 6``, ``F = 6``): 36 bits in 5 bytes,
+    the last 4 bits zero.
+
+    Parameters
+    ----------
+    codes : array_like, [..., F], integer in ``[0, 2**num_bits)``
+    num_bits : int, 1..8
+
+    Output
+    ------
+    : np.ndarray, [..., ceil(num_bits * F / 8)], uint8
+    """
+    _check_num_bits(num_bits)
+    codes = np.asarray(codes)
+    if codes.size and (codes.min() < 0 or codes.max() >= 2 ** num_bits):
+        raise ValueError(f"codes must be in [0, {2 ** num_bits}), found values in "
+                         f"[{codes.min()}, {codes.max()}]")
+    bits = np.unpackbits(codes.astype(np.uint8)[..., None], axis=-1)[..., 8 - num_bits:]
+    bits = bits.reshape(codes.shape[:-1] + (codes.shape[-1] * num_bits,))
+    return np.packbits(bits, axis=-1)  # pads the last byte with zeros
+
+
+def unpack_codes(packed, num_bits, num_features):
+    """Inverse of :func:`pack_codes`.
+
+    Parameters
+    ----------
+    packed : array_like, [..., ceil(num_bits * num_features / 8)], uint8
+    num_bits : int, 1..8
+    num_features : int
+
+    Output
+    ------
+    : np.ndarray, [..., num_features], uint8
+    """
+    _check_num_bits(num_bits)
+    packed = np.asarray(packed, np.uint8)
+    nbytes = math.ceil(num_bits * num_features / 8)
+    if packed.shape[-1:] != (nbytes,):
+        raise ValueError(f"packed codes must have {nbytes} bytes in the last axis "
+                         f"({num_features} features x {num_bits} bits), found shape "
+                         f"{packed.shape}")
+    bits = np.unpackbits(packed, axis=-1)[..., :num_bits * num_features]
+    bits = bits.reshape(packed.shape[:-1] + (num_features, num_bits))
+    weights = (1 << np.arange(num_bits - 1, -1, -1)).astype(np.uint8)
+    return (bits * weights).sum(-1, dtype=np.uint8)
+
+
+# ----------------------------------------------------------------------------- model
+
+class EQNet(keras.layers.Layer):
+    r"""EQ-Net soft-bit estimator and quantizer (paper 004, Sect. 2.6, Figs. 1-2).
+
+    See the module docstring for the architecture. All computations are
+    float32. Weights are created at construction (deterministically from
+    ``seed``); the codebooks of the quantization mode are learned after
+    training (:meth:`fit_codebooks`) or loaded with the model.
+
+    Calling the layer as ``det(y, h, s)`` runs :meth:`estimate`, so an EQNet
+    is a Sionna-style MIMO detector with LLR output (usable in
+    ``links.CodedMIMOLink`` and the detector registry).
+
+    Parameters
+    ----------
+    num_tx : int
+        Number of streams :math:`N_t`.
+    num_rx : int
+        Number of receive antennas :math:`N_r` (input size of :math:`f_E`).
+    num_bits_per_symbol : int
+        Bits per QAM symbol :math:`K`.
+    latent_dim : None | int
+        Size of the latent feature vector (default :math:`3 N_t`, Sect. 2.5.4).
+    variant : "L" | "P"
+        Number of residual blocks of :math:`f_E`: one (L) or three (P).
+    bits_per_feature : int
+        :math:`N_b`, bits of each latent feature's codebook, 1..8 (default 6).
+    hidden_width : None | int
+        Width of :math:`f_Q` and of each :math:`g_Q` branch (default :math:`4 N_t K`).
+    estimation_width : None | int
+        Width of :math:`f_E` (default :math:`16 N_t K`, the authors' code).
+    num_hidden : int
+        Hidden layers of :math:`f_Q` and of each :math:`g_Q` branch (paper: 6).
+    noise_sigma : float
+        :math:`\sigma_u` of the training noise on the latent (eqs. (16)-(18));
+        used by the trainer, not by inference.
+    llr_max : float
+        Clipping of the output LLRs (:func:`~kaq_sionna.softbits.scalar.softbit_to_llr`).
+    seed : int
+        Weight initialisation seed.
+
+    Input
+    -----
+    y : [..., num_rx], tf.complex
+        Received signals.
+    h : [..., num_rx, num_tx], tf.complex
+        Channel (estimate).
+    s : [..., num_rx, num_rx], tf.complex
+        Noise covariance; :math:`N_0 = \Re(\mathrm{tr}(\mathbf S)) / N_r` and
+        :math:`\sigma_n = \sqrt{N_0}`.
+
+    Output
+    ------
+    llr : [..., num_tx, num_bits_per_symbol], tf.float32
+        LLRs :math:`\ln\frac{P(b=1)}{P(b=0)} = 2\,\mathrm{artanh}(\tilde\Lambda)`.
+    """
+
+    def __init__(self, num_tx, num_rx, num_bits_per_symbol, latent_dim=None, variant="L",
+                 bits_per_feature=6, hidden_width=None, estimation_width=None, num_hidden=6,
+                 noise_sigma=1e-3, llr_max=20.0, seed=0, **kwargs):
+        super().__init__(dtype="float32", autocast=False, **kwargs)
+        for key, value in (("num_tx", num_tx), ("num_rx", num_rx),
+                           ("num_bits_per_symbol", num_bits_per_symbol),
+                           ("num_hidden", num_hidden), ("seed", seed)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                    or value < (0 if key == "seed" else 1):
+                raise ValueError(f"{key} must be a positive integer, found {value!r}")
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {sorted(VARIANTS)}, found {variant!r}")
+        _check_num_bits(bits_per_feature)
+        self.num_tx, self.num_rx = int(num_tx), int(num_rx)
+        self.num_bits_per_symbol = int(num_bits_per_symbol)
+        nk = self.num_tx * self.num_bits_per_symbol
+        self.latent_dim = int(latent_dim or 3 * self.num_tx)
+        self.variant = variant
+        self.num_blocks = VARIANTS[variant]
+        self.bits_per_feature = int(bits_per_feature)
+        self.hidden_width = int(hidden_width or 4 * nk)
+        self.estimation_width = int(estimation_width or 16 * nk)
+        self.num_hidden = int(num_hidden)
+        self.noise_sigma = float(noise_sigma)
+        self.llr_max = float(llr_max)
+        self.seed = int(seed)
+        w, we, d = self.hidden_width, self.estimation_width, self.latent_dim
+        s0 = 1000 * self.seed  # distinct initialiser seed per layer
+
+        # f_Q (Fig. 2a): flattened soft bits -> num_hidden x ReLU(w) -> tanh(latent_dim)
+        self.fq = [_dense(w, "relu", s0 + i, f"fq_dense{i}", nk if i == 0 else w)
+                   for i in range(self.num_hidden)]
+        self.fq.append(_dense(d, "tanh", s0 + 50, "fq_latent", w))
+        # g_Q (Fig. 2b): N_t K branches of num_hidden x ReLU(w) -> tanh(1)
+        self.gq = [BranchedDense(nk, d if i == 0 else w, w, "relu", shared_input=i == 0,
+                                 seed=s0 + 100 + i, name=f"gq_branch{i}")
+                   for i in range(self.num_hidden)]
+        self.gq.append(BranchedDense(nk, w, 1, "tanh", seed=s0 + 150, name="gq_out"))
+        # f_E (Fig. 2c): one ReLU layer per input, concatenation, residual blocks, linear out
+        self.fe_y = _dense(we, "relu", s0 + 200, "fe_in_y", 2 * self.num_rx)
+        self.fe_h = _dense(we, "relu", s0 + 201, "fe_in_h", 2 * self.num_rx * self.num_tx)
+        self.fe_n = _dense(we, "relu", s0 + 202, "fe_in_sigma", 1)
+        self.fe_blocks = [ResidualBlock(3 * we if b == 0 else we, we, seed=s0 + 300 + 10 * b,
+                                        name=f"fe_block{b}") for b in range(self.num_blocks)]
+        self.fe_out = _dense(d, None, s0 + 400, "fe_latent", we)
+        self.codebook = None
+        self.built = True
+
+    # ------------------------------------------------------------------ structure
+    def get_config(self):
+        """Structure of the model (what :func:`save_eqnet` writes as ``layer``)."""
+        return {"num_tx": self.num_tx, "num_rx": self.num_rx,
+                "num_bits_per_symbol": self.num_bits_per_symbol, "latent_dim": self.latent_dim,
+                "variant": self.variant, "bits_per_feature": self.bits_per_feature,
+                "hidden_width": self.hidden_width, "estimation_width": self.estimation_width,
+                "num_hidden": self.num_hidden, "noise_sigma": self.noise_sigma,
+                "llr_max": self.llr_max}
+
+    @property
+    def quantization_variables(self):
+        """Variables of :math:`f_Q` (trained in stage 1)"""
+        return [v for layer in self.fq for v in layer.trainable_variables]
+
+    @property
+    def decoder_variables(self):
+        """Variables of :math:`g_Q` (trained in stage 1, frozen in stage 2)"""
+        return [v for layer in self.gq for v in layer.trainable_variables]
+
+    @property
+    def estimation_variables(self):
+        """Variables of :math:`f_E` (trained in stage 2)"""
+        layers = [self.fe_y, self.fe_h, self.fe_n, *self.fe_blocks, self.fe_out]
+        return [v for layer in layers for v in layer.trainable_variables]
+
+    def named_variables(self):
+        """``[(stable name, variable)]`` of every weight, in a fixed order (f_Q, g_Q, f_E)."""
+        out = []
+        layers = [*self.fq, *self.gq, self.fe_y, self.fe_h, self.fe_n]
+        for block in self.fe_blocks:
+            layers += [*block.pre, *block.skip, *block.post]
+        layers.append(self.fe_out)
+        for layer in layers:
+            for v in layer.weights:
+                out.append((f"{layer.name}/{v.name}", v))
+        return out
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def num_soft_bits(self):
+        """`int` : Soft bits per channel use, ``num_tx * num_bits_per_symbol``"""
+        return self.num_tx * self.num_bits_per_symbol
+
+    @property
+    def bits_per_channel_use(self):
+        r"""`int` : Stored bits per channel use, :math:`N_b \cdot` ``latent_dim``"""
+        return self.bits_per_feature * self.latent_dim
+
+    @property
+    def bytes_per_channel_use(self):
+        """`int` : Bytes per channel use after :meth:`pack_codes` (bits rounded up)"""
+        return math.ceil(self.bits_per_channel_use / 8)
+
+    @property
+    def bits_per_soft_bit(self):
+        r"""`float` : :math:`N_b \cdot` ``latent_dim`` / (``num_tx * num_bits_per_symbol``)"""
+        return self.bits_per_channel_use / self.num_soft_bits
+
+    @property
+    def code_dtype(self):
+        """`tf.DType` : dtype of the codes (``uint8``)"""
+        return tf.uint8
+
+    def num_stored_bits(self, num_soft_bits):
+        """Exact number of bits ``num_soft_bits`` stored soft bits occupy.
+
+        Soft bits are stored per channel use (``num_tx * num_bits_per_symbol``
+        of them) as :attr:`bits_per_channel_use` bits; a partial matrix still
+        costs a whole code vector.
+
+        Input
+        -----
+        num_soft_bits : [...], tf.int
+
+        Output
+        ------
+        : [...], tf.int64
+        """
+        n = tf.cast(num_soft_bits, tf.int64)
+        per = self.num_soft_bits
+        return (n + per - 1) // per * self.bits_per_channel_use
+
+    # ------------------------------------------------------------------ networks
+    def encode(self, softbits):
+        r"""Quantization encoder :math:`f_Q` (eq. (16)).
+
+        Input
+        -----
+        softbits : [..., num_tx, num_bits_per_symbol], tf.float
+
+        Output
+        ------
+        z : [..., latent_dim], tf.float32, in (-1, 1)
+        """
+        x = tf.cast(softbits, tf.float32)
+        self._check_matrix(x, "softbits")
+        batch = tf.shape(x)[:-2]
+        x = tf.reshape(x, [-1, self.num_soft_bits])
+        for layer in self.fq:
+            x = layer(x)
+        return tf.reshape(x, tf.concat([batch, [self.latent_dim]], 0))
+
+    def decode(self, z):
+        r"""Quantization decoder :math:`g_Q` (eq. (17), Fig. 2b).
+
+        Input
+        -----
+        z : [..., latent_dim], tf.float
+
+        Output
+        ------
+        softbits : [..., num_tx, num_bits_per_symbol], tf.float32, in (-1, 1)
+        """
+        z = tf.cast(z, tf.float32)
+        batch = tf.shape(z)[:-1]
+        x = tf.reshape(z, [-1, self.latent_dim])
+        for layer in self.gq:
+            x = layer(x)                      # [N_t K branches, batch, width]
+        x = tf.transpose(x[..., 0])           # [batch, N_t K]: soft bits row-major
+        return tf.reshape(x, tf.concat([batch, [self.num_tx, self.num_bits_per_symbol]], 0))
+
+    def estimate_features(self, y, h, s):
+        r"""Estimation encoder :math:`f_E(\mathbf y, \mathbf H, \sigma_n)` (eq. (19)).
+
+        Input
+        -----
+        y : [..., num_rx], tf.complex
+        h : [..., num_rx, num_tx], tf.complex
+        s : [..., num_rx, num_rx], tf.complex
+
+        Output
+        ------
+        z_hat : [..., latent_dim], tf.float32
+        """
+        y = tf.cast(y, tf.complex64)
+        h = tf.cast(h, tf.complex64)
+        s = tf.cast(s, tf.complex64)
+        batch = tf.shape(y)[:-1]
+        y = tf.reshape(y, [-1, self.num_rx])
+        hf = tf.reshape(h, [-1, self.num_rx * self.num_tx])
+        s = tf.reshape(s, [-1, self.num_rx, self.num_rx])
+        y_r = tf.concat([tf.math.real(y), tf.math.imag(y)], -1)
+        h_r = tf.concat([tf.math.real(hf), tf.math.imag(hf)], -1)
+        n0 = tf.math.real(tf.linalg.trace(s)) / self.num_rx
+        sigma = tf.sqrt(tf.maximum(n0, 0.0))[:, None]
+        x = tf.concat([self.fe_y(y_r), self.fe_h(h_r), self.fe_n(sigma)], -1)  # early fusion
+        for block in self.fe_blocks:
+            x = block(x)
+        return tf.reshape(self.fe_out(x), tf.concat([batch, [self.latent_dim]], 0))
+
+    def estimate_softbits(self, y, h, s):
+        r""":math:`g_Q(f_E(\mathbf y, \mathbf H, \sigma_n))` (eq. (20)), soft bits
+        ``[..., num_tx, num_bits_per_symbol]``."""
+        return self.decode(self.estimate_features(y, h, s))
+
+    def estimate(self, y, h, s):
+        """Estimation mode: LLRs ``[..., num_tx, num_bits_per_symbol]`` (see the class)."""
+        return softbit_to_llr(self.estimate_softbits(y, h, s), self.llr_max)
+
+    def call(self, y, h, s, training=None):
+        del training  # no layer behaves differently in training
+        return self.estimate(y, h, s)
+
+    def reconstruct(self, llr):
+        r"""Quantization path without numerical quantization: :math:`g_Q(f_Q(\Lambda))` as LLRs."""
+        return softbit_to_llr(self.decode(self.encode(llr_to_softbit(
+            tf.cast(llr, tf.float32)))), self.llr_max)
+
+    # ------------------------------------------------------------------ quantization mode
+    def set_codebook(self, codebook):
+        """Attaches the latent codebooks (a :class:`~kaq_sionna.softbits.codebook.FeatureCodebook`)."""
+        if codebook.num_features != self.latent_dim or codebook.num_bits != self.bits_per_feature:
+            raise ValueError(f"codebook has {codebook.num_features} features x "
+                             f"{codebook.num_bits} bits, the model needs {self.latent_dim} x "
+                             f"{self.bits_per_feature}")
+        self.codebook = codebook
+
+    def fit_codebooks(self, softbits, seed=0, max_samples=200_000, batch_size=65536):
+        r"""Learns the per-feature k-means++ codebooks on training soft bits (Sect. 2.6.3).
+
+        Runs eagerly (:math:`f_Q` in batches, then scipy).
+
+        Input
+        -----
+        softbits : [num_samples, num_tx, num_bits_per_symbol], float
+            Training soft bits (not LLRs).
+        seed : int
+
+        Output
+        ------
+        : :class:`~kaq_sionna.softbits.codebook.FeatureCodebook`, also attached.
+        """
+        softbits = np.asarray(softbits, np.float32)
+        z = np.concatenate([self.encode(softbits[i:i + batch_size]).numpy()
+                            for i in range(0, len(softbits), batch_size)], 0)
+        cb = FeatureCodebook.fit(z, self.bits_per_feature, seed=seed, max_samples=max_samples)
+        self.set_codebook(cb)
+        return cb
+
+    def _require_codebook(self):
+        if self.codebook is None:
+            raise RuntimeError(
+                "this EQNet has no latent codebooks yet, so compress/decompress are "
+                "unavailable: train them with fit_codebooks(softbits) (the trainer does it "
+                "after the two stages) or load a trained model")
+        return self.codebook
+
+    def _check_matrix(self, x, what):
+        tail = tuple(x.shape[-2:])
+        if x.shape.rank is not None and (x.shape.rank < 2 or any(
+                d is not None and d != e for d, e in
+                zip(tail, (self.num_tx, self.num_bits_per_symbol), strict=True))):
+            raise ValueError(f"{what} must have shape [..., {self.num_tx}, "
+                             f"{self.num_bits_per_symbol}] (num_tx, num_bits_per_symbol), "
+                             f"found {x.shape}")
+
+    def compress(self, llr):
+        r"""Quantization mode, encoder side: LLRs of any source to integer codes.
+
+        Soft bits :math:`\tanh(\mathrm{LLR}/2)` -> :math:`f_Q` -> nearest level
+        of each feature's codebook. Pure TensorFlow.
+
+        Input
+        -----
+        llr : [..., num_tx, num_bits_per_symbol], tf.float
+
+        Output
+        ------
+        codes : [..., latent_dim], tf.uint8
+            One code in ``[0, 2**bits_per_feature)`` per latent feature:
+            exactly :attr:`bits_per_channel_use` bits per channel use.
+        """
+        cb = self._require_codebook()
+        llr = tf.convert_to_tensor(llr)
+        if not llr.dtype.is_floating:
+            llr = tf.cast(llr, tf.float32)
+        self._check_matrix(llr, "llr")
+        return cb.encode(self.encode(llr_to_softbit(tf.cast(llr, tf.float32))))
+
+    def decompress(self, codes):
+        r"""Quantization mode, decoder side: codes to LLRs, :math:`g_Q(Q(\mathbf z))`.
+
+        Input
+        -----
+        codes : [..., latent_dim], tf.uint8 | tf.int
+
+        Output
+        ------
+        llr : [..., num_tx, num_bits_per_symbol], tf.float32
+        """
+        cb = self._require_codebook()
+        codes = tf.convert_to_tensor(codes)
+        if codes.shape.rank is not None and codes.shape[-1] not in (None, self.latent_dim):
+            raise ValueError(f"codes must have shape [..., {self.latent_dim}], found "
+                             f"{codes.shape}")
+        return softbit_to_llr(self.decode(cb.decode(codes)), self.llr_max)
+
+    def pack_codes(self, codes):
+        """Packs codes ``[..., latent_dim]`` into bytes ``[..., bytes_per_channel_use]``
+        (layout: :func:`pack_codes`; numpy, eager)."""
+        return pack_codes(np.asarray(codes), self.bits_per_feature)
+
+    def unpack_codes(self, packed):
+        """Inverse of :meth:`pack_codes`: ``uint8`` codes ``[..., latent_dim]``."""
+        return unpack_codes(packed, self.bits_per_feature, self.latent_dim)
+
+
+class BlockwiseEQNet:
+    r"""Quantizes soft-bit matrices of ``M`` streams by blocks of ``N_t`` rows (Sect. 3.5).
+
+    A model trained for ``N_t`` streams (e.g. 16) compresses the soft bits of a
+    larger system (32 or 64 streams) by splitting each ``[M, K]`` matrix into
+    ``M / N_t`` consecutive row blocks and compressing each one independently
+    (paper 004, Fig. 10c-d). Same ``compress / decompress / bits_per_soft_bit``
+    interface as :class:`EQNet`.
+
+    Parameters
+    ----------
+    model : :class:`EQNet`
+        A model with trained codebooks.
+    num_streams : int
+        ``M``, a multiple of ``model.num_tx``.
+
+    Input
+    -----
+    ``compress``: llr : [..., num_streams, num_bits_per_symbol], tf.float
+    ``decompress``: codes : [..., num_streams / num_tx, latent_dim], tf.uint8
+
+    Output
+    ------
+    ``compress``: [..., num_streams / num_tx, latent_dim], tf.uint8
+    ``decompress``: [..., num_streams, num_bits_per_symbol], tf.float32
+    """
+
+    def __init__(self, model, num_streams):
+        if num_streams % model.num_tx:
+            raise ValueError(f"num_streams={num_streams} must be a multiple of the model's "
+                             f"num_tx={model.num_tx}")
+        self.model = model
+        self.num_streams = int(num_streams)
+        self.num_blocks = self.num_streams // model.num_tx
+
+    @property
+    def bits_per_soft_bit(self):
+        """`float` : As the model's"""
+        return self.model.bits_per_soft_bit
+
+    @property
+    def bits_per_channel_use(self):
+        """`int` : ``num_blocks * model.bits_per_channel_use``"""
+        return self.num_blocks * self.model.bits_per_channel_use
+
+    @property
+    def code_dtype(self):
+        return tf.uint8
+
+    def num_stored_bits(self, num_soft_bits):
+        """Exact number of stored bits (see :meth:`EQNet.num_stored_bits`)."""
+        return self.model.num_stored_bits(num_soft_bits)
+
+    def compress(self, llr):
+        m = self.model
+        llr = tf.convert_to_tensor(llr)
+        if llr.shape.rank is not None and tuple(llr.shape[-2:]) != (self.num_streams,
+                                                                     m.num_bits_per_symbol):
+            raise ValueError(f"llr must have shape [..., {self.num_streams}, "
+                             f"{m.num_bits_per_symbol}], found {llr.shape}")
+        shape = tf.concat([tf.shape(llr)[:-2], [self.num_blocks, m.num_tx,
+                                                m.num_bits_per_symbol]], 0)
+        return m.compress(tf.reshape(llr, shape))
+
+    def decompress(self, codes):
+        m = self.model
+        llr = m.decompress(codes)  # [..., blocks, N_t, K]
+        shape = tf.concat([tf.shape(llr)[:-3], [self.num_streams, m.num_bits_per_symbol]], 0)
+        return tf.reshape(llr, shape)
+
+    def pack_codes(self, codes):
+        """Bytes ``[..., num_blocks, bytes_per_channel_use]`` (layout: :func:`pack_codes`)."""
+        return self.model.pack_codes(codes)
+
+    def unpack_codes(self, packed):
+        return self.model.unpack_codes(packed)
+
+
+# ----------------------------------------------------------------------------- storage
+
+def canonical_name(variant, num_tx, num_rx, num_bits_per_symbol, latent_dim=None,
+                   single_stage=False):
+    """Pretrained name ``eqnet-<mode>-<ntx>x<nrx>-<M>qam``, e.g. ``eqnet-l-2x2-64qam``.
+
+    ``<mode>`` is the variant (``l``, ``p``), followed by ``z<latent_dim>`` for a
+    non-default latent size and ``single`` for the single-stage baseline.
+    """
+    mode = variant.lower()
+    if latent_dim is not None and latent_dim != 3 * num_tx:
+        mode += f"z{latent_dim}"
+    if single_stage:
+        mode += "single"
+    return f"eqnet-{mode}-{num_tx}x{num_rx}-{2 ** num_bits_per_symbol}qam"
+
+
+def save_eqnet(model, directory, meta=None):
+    """Writes ``weights.npz`` then ``config.json`` (each atomically) to ``directory``.
+
+    ``weights.npz`` holds the variables (``w000``, ... in
+    :meth:`EQNet.named_variables` order), their stable names (``names``) and,
+    if trained, the sorted codebook levels (``codebook_levels``,
+    ``[latent_dim, 2**bits_per_feature]``); it loads with ``allow_pickle=False``.
+    ``config.json`` holds ``model = "eqnet"``, ``layer`` (:meth:`EQNet.get_config`),
+    ``codebooks`` (bool), ``system`` and everything in ``meta``.
+
+    Output
+    ------
+    : dict, the config written
+    """
+    directory = Path(directory)
+    named = model.named_variables()
+    arrays = {f"w{i:03d}": v.numpy() for i, (_, v) in enumerate(named)}
+    arrays["names"] = np.array([n for n, _ in named])
+    if model.codebook is not None:
+        arrays[CODEBOOK_KEY] = model.codebook.levels
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(directory / WEIGHTS_FILE, buf.getvalue())
+    config = {"model": "eqnet", "layer": model.get_config(),
+              "codebooks": model.codebook is not None,
+              "system": {"num_tx": model.num_tx, "num_rx": model.num_rx,
+                         "num_bits_per_symbol": model.num_bits_per_symbol}}
+    config.update(meta or {})
+    config["layer"] = model.get_config()  # meta cannot override the structure
+    atomic_write_text(directory / CONFIG_FILE, json.dumps(config, indent=2) + "\n")
+    return config
+
+
+def _read_config(directory, label):
+    path = Path(directory) / CONFIG_FILE
+    if not path.is_file():
+        raise EQNetMismatch(f"{label}: no {CONFIG_FILE} in {directory}")
+    return json.loads(path.read_text())
+
+
+def load_weights_into(model, directory, config=None, label=None):
+    """Loads a saved EQ-Net into an existing :class:`EQNet` after checking it matches.
+
+    The stored ``layer`` config must equal ``model.get_config()`` (every key:
+    sizes, variant, bits per feature, ...); then every stored variable's name and
+    shape is checked. Codebooks are attached if stored.
+
+    Raises
+    ------
+    EQNetMismatch
+        Naming every differing key (stored value vs model value).
+    """
+    directory = Path(directory)
+    label = label or f"EQ-Net model at {directory}"
+    config = config if config is not None else _read_config(directory, label)
+    if config.get("model") != "eqnet":
+        raise EQNetMismatch(f"{label} is a {config.get('model')!r} model, not an 'eqnet' model")
+    stored, ours = config.get("layer", {}), model.get_config()
+    diff = [f"{k}: stored model has {stored.get(k)!r}, this EQNet has {ours[k]!r}"
+            for k in ours if stored.get(k) != ours[k]]
+    if diff:
+        raise EQNetMismatch(f"{label} does not match this EQNet ({'; '.join(diff)})")
+    with np.load(directory / WEIGHTS_FILE, allow_pickle=False) as data:
+        names = [str(n) for n in data["names"]]
+        values = [data[f"w{i:03d}"] for i in range(len(names))]
+        levels = data[CODEBOOK_KEY] if CODEBOOK_KEY in data.files else None
+    named = model.named_variables()
+    if len(named) != len(names):
+        raise EQNetMismatch(f"{label}: {WEIGHTS_FILE} holds {len(names)} variables, the "
+                            f"EQNet built from its config has {len(named)}")
+    for (name, v), sname, value in zip(named, names, values, strict=True):
+        if name != sname or tuple(v.shape) != value.shape:
+            raise EQNetMismatch(f"{label}: stored variable {sname!r} {value.shape} does not "
+                                f"match {name!r} {tuple(v.shape)}")
+    for (_, v), value in zip(named, values, strict=True):
+        v.assign(value)
+    model.codebook = None
+    if levels is not None:
+        model.set_codebook(FeatureCodebook(levels))
+    return model
+
+
+def load_eqnet(directory, config=None, label=None):
+    """Builds the EQNet described by ``directory/config.json`` and loads its weights.
+
+    Output
+    ------
+    : :class:`EQNet`, with codebooks if they were trained
+    """
+    directory = Path(directory)
+    label = label or f"EQ-Net model at {directory}"
+    config = config if config is not None else _read_config(directory, label)
+    if config.get("model") != "eqnet":
+        raise EQNetMismatch(f"{label} is a {config.get('model')!r} model, not an 'eqnet' model")
+    try:
+        model = EQNet(**config["layer"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise EQNetMismatch(f"{label}: invalid layer config ({err})") from None
+    return load_weights_into(model, directory, config, label)
+
+
+def pretrained_loader(name, config, directory, demapping_method=None, precision=None):
+    """Loader of :mod:`kaq_sionna.pretrained` for the ``eqnet`` model type.
+
+    ``demapping_method`` (a parameter of the registry's pretrained entries) does
+    not apply to EQ-Net and is ignored; EQ-Net computes in float32 whatever the
+    ``precision`` (its inputs are cast, links cast its LLRs).
+    """
+    del demapping_method, precision
+    return load_eqnet(directory, config=config, label=f"pretrained model {name!r}")
+
+
+pretrained.register_loader("eqnet", pretrained_loader)

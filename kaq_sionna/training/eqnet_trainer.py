@@ -1,0 +1,487 @@
+r"""Trainer of EQ-Net (paper 004, Sects. 2.6.1-2.6.3).
+
+* **Data** (:mod:`~kaq_sionna.training.eqnet_data`): Sionna-simulated LDPC-coded
+  transmissions at the scenario's SNRs, soft bits from the source detector,
+  split 80/10/10. Generated once per output directory and cached in
+  ``data.npz`` (with the fingerprint of what produced it), so a resumed run
+  does not simulate again.
+* **Stage 1** (``stage1_epochs``): :math:`f_Q` and :math:`g_Q` minimise eq. (18),
+  the batch mean of the distortion eq. (15) between :math:`\Lambda` and
+  :math:`g_Q(f_Q(\Lambda) + \mathbf u)`, :math:`\mathbf u \sim \mathcal N(0,
+  \sigma_u^2)` (eqs. (16)-(17), :math:`\sigma_u = 10^{-3}`).
+* **Stage 2** (``stage2_epochs``): the features :math:`\mathbf z = f_Q(\Lambda)` of
+  the training and validation sets are computed once with the frozen
+  :math:`f_Q`; :math:`f_E` minimises the L1 feature loss eq. (19) (or the MSE,
+  ablation of Sect. 3.3). :math:`f_Q` and :math:`g_Q` do not change.
+* **Codebooks**: one k-means++ scalar codebook of :math:`2^{N_b}` levels per
+  latent feature, on the training features (Sect. 2.6.3).
+* ``mode = "single-stage"`` (the baseline of Sect. 2.6.2 / Fig. 6): :math:`f_E`
+  and :math:`g_Q` are trained together on eq. (18) applied to
+  :math:`g_Q(f_E(\cdot))` for ``stage1_epochs + stage2_epochs`` epochs (the same
+  number of gradient updates as the two stages); :math:`f_Q` stays untrained
+  and no codebook is learned (an estimation-only model).
+
+Adam with the scenario's learning rate in every stage (the paper: 0.001,
+default TensorFlow parameters). Every epoch reshuffles the training set with a
+seed derived from the scenario seed, the stage and the epoch; the last
+incomplete batch is dropped. After every epoch: a progress line, the validation
+distortion (eq. (15), averaged) of the quantization path :math:`g_Q(f_Q)` and of
+the estimation path :math:`g_Q(f_E)` in ``train.json``'s history, and an atomic
+checkpoint ``checkpoint.npz`` (weights, both Adam states, stage, epoch, history,
+scenario fingerprint). Running the same command again resumes after the last
+finished epoch and ends with the same weights as an uninterrupted run; a
+changed scenario is refused (:class:`~kaq_sionna.training.trainer.TrainConflict`)
+unless ``restart=True``.
+
+At the end, test-set metrics (distortion of every path against the all-zero
+soft bits, hard-decision BER of the estimated, quantized and source soft bits
+per SNR) and the model (``<out>/model/``: weights + codebooks + config.json,
+:func:`~kaq_sionna.softbits.eqnet.save_eqnet`).
+"""
+
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kaq_sionna.params import diff_keys
+from kaq_sionna.results import atomic_write_bytes, atomic_write_text, git_commit
+from kaq_sionna.softbits.eqnet import (
+    EQNet,
+    canonical_name,
+    feature_loss,
+    save_eqnet,
+    softbit_distortion,
+)
+from kaq_sionna.training.data import derive_seed
+from kaq_sionna.training.eqnet_data import (
+    generate_softbit_data,
+    load_dataset,
+    save_dataset,
+    split_indices,
+)
+from kaq_sionna.training.trainer import TrainConflict
+
+__all__ = ["CHECKPOINT", "DATA_FILE", "build_model", "evaluate", "model_name", "train_eqnet"]
+
+CHECKPOINT, DATA_FILE = "checkpoint.npz", "data.npz"
+EVAL_BATCH = 8192
+
+
+def build_model(spec):
+    """The (untrained, seeded) :class:`~kaq_sionna.softbits.eqnet.EQNet` of a scenario."""
+    m, s = spec.model, spec.system
+    return EQNet(s["num_tx"], s["num_rx"], s["num_bits_per_symbol"],
+                 latent_dim=m["latent_dim"], variant=m["variant"],
+                 bits_per_feature=m["bits_per_feature"], hidden_width=m["hidden_width"] or None,
+                 estimation_width=m["estimation_width"] or None, num_hidden=m["num_hidden"],
+                 noise_sigma=spec.training["noise_sigma"],
+                 seed=derive_seed(spec.seed, "eqnet-init") % 100_000)
+
+
+def model_name(spec):
+    """Pretrained name of the scenario's model (e.g. ``eqnet-l-2x2-64qam``)."""
+    s = spec.system
+    return canonical_name(spec.model["variant"], s["num_tx"], s["num_rx"],
+                          s["num_bits_per_symbol"], spec.model["latent_dim"],
+                          spec.training["mode"] == "single-stage")
+
+
+# ----------------------------------------------------------------------------- steps
+
+def _stage_plan(training):
+    """``[(stage, epochs)]``: stages 1 and 2, or the single-stage baseline."""
+    if training["mode"] == "single-stage":
+        return [("single", training["stage1_epochs"] + training["stage2_epochs"])]
+    return [(1, training["stage1_epochs"]), (2, training["stage2_epochs"])]
+
+
+def _make_steps(model, opts, training, seed):
+    eps, sigma_u = training["epsilon"], training["noise_sigma"]
+    noise_seed = derive_seed(seed, "eqnet-latent-noise")
+    v1 = model.quantization_variables + model.decoder_variables
+    v2 = model.estimation_variables
+    vs = model.estimation_variables + model.decoder_variables
+
+    @tf.function(reduce_retracing=True)
+    def step1(sb):
+        # Stateless noise seeded by the step counter: a resumed run draws the same u.
+        u = tf.random.stateless_normal([tf.shape(sb)[0], model.latent_dim],
+                                       seed=tf.stack([tf.constant(noise_seed, tf.int64),
+                                                      tf.cast(opts[1].iterations, tf.int64)]),
+                                       stddev=sigma_u)
+        with tf.GradientTape() as tape:
+            rec = model.decode(model.encode(sb) + u)                        # eqs. (16)-(17)
+            loss = tf.reduce_mean(softbit_distortion(sb, rec, eps))         # eq. (18)
+        opts[1].apply_gradients(zip(tape.gradient(loss, v1), v1, strict=True))
+        return loss
+
+    @tf.function(reduce_retracing=True)
+    def step2(y, h, s, z):
+        with tf.GradientTape() as tape:
+            z_hat = model.estimate_features(y, h, s)
+            loss = tf.reduce_mean(feature_loss(z, z_hat, training["feature_loss"]))  # eq. (19)
+        opts[2].apply_gradients(zip(tape.gradient(loss, v2), v2, strict=True))
+        return loss
+
+    @tf.function(reduce_retracing=True)
+    def step_single(y, h, s, sb):
+        with tf.GradientTape() as tape:
+            rec = model.decode(model.estimate_features(y, h, s))             # eq. (20)
+            loss = tf.reduce_mean(softbit_distortion(sb, rec, eps))          # eq. (18)
+        opts["single"].apply_gradients(zip(tape.gradient(loss, vs), vs, strict=True))
+        return loss
+
+    return {1: step1, 2: step2, "single": step_single}
+
+
+def _batched(fn, n, *arrays):
+    out = [fn(*(tf.constant(a[i:i + EVAL_BATCH]) for a in arrays)).numpy()
+           for i in range(0, n, EVAL_BATCH)]
+    return np.concatenate(out, 0)
+
+
+def _paths(model):
+    return {
+        "quant": tf.function(lambda sb: model.decode(model.encode(sb)), reduce_retracing=True),
+        "est": tf.function(lambda y, h, s: model.estimate_softbits(y, h, s),
+                           reduce_retracing=True),
+        "feat": tf.function(lambda sb: model.encode(sb), reduce_retracing=True),
+        "fe": tf.function(lambda y, h, s: model.estimate_features(y, h, s),
+                          reduce_retracing=True),
+        "qq": tf.function(lambda llr: model.decode(model.codebook.decode(model.compress(llr))),
+                          reduce_retracing=True),
+    }
+
+
+def _distortion(target, est, eps):
+    return softbit_distortion(tf.constant(target), tf.constant(est), eps).numpy()
+
+
+def _validate(model, paths, ds, z, eps, stage, feature_kind):
+    n = len(ds)
+    s = ds.s()
+    est = _batched(paths["est"], n, ds.y, ds.h, s)
+    out = {"val_distortion_est": float(np.mean(_distortion(ds.softbits, est, eps)))}
+    if stage != "single":
+        rec = _batched(paths["quant"], n, ds.softbits)
+        out["val_distortion_quant"] = float(np.mean(_distortion(ds.softbits, rec, eps)))
+    if stage == 2:
+        z_hat = _batched(paths["fe"], n, ds.y, ds.h, s)
+        out["val_feature_loss"] = float(np.mean(feature_loss(z, z_hat, feature_kind).numpy()))
+    return out
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+def _save_checkpoint(path, model, opts, state):
+    arrays = {f"w{i:03d}": v.numpy() for i, (_, v) in enumerate(model.named_variables())}
+    for key, opt in opts.items():
+        arrays.update({f"o{key}_{i:03d}": v.numpy() for i, v in enumerate(opt.variables)})
+    arrays["state"] = np.array(json.dumps(state))
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _load_checkpoint(path, model, opts):
+    with np.load(path, allow_pickle=False) as data:
+        state = json.loads(str(data["state"]))
+        named = model.named_variables()
+        for i, (_, v) in enumerate(named):
+            v.assign(data[f"w{i:03d}"])
+        for key, opt in opts.items():
+            for i, v in enumerate(opt.variables):
+                v.assign(data[f"o{key}_{i:03d}"])
+    return state
+
+
+def _read_state(path):
+    with np.load(path, allow_pickle=False) as data:
+        return json.loads(str(data["state"]))
+
+
+# ----------------------------------------------------------------------------- metrics
+
+def evaluate(model, ds, epsilon=1e-3, single_stage=False):
+    """Test metrics of a trained EQ-Net on a :class:`~kaq_sionna.training.eqnet_data.SoftBitDataset`.
+
+    Output
+    ------
+    : dict
+        ``distortion`` (mean eq. (15) of the estimation path, the quantization
+        path without and with the codebooks, and of all-zero soft bits) and
+        ``ber_esno_db`` (per SNR: hard-decision BER of the estimated soft bits
+        ``ber``, of the source ``ber_source``, of the quantized source soft bits
+        ``ber_quantized``, and the distortions at that SNR).
+    """
+    paths = _paths(model)
+    n = len(ds)
+    est = _batched(paths["est"], n, ds.y, ds.h, ds.s())
+    d_est = _distortion(ds.softbits, est, epsilon)
+    d_zero = _distortion(ds.softbits, np.zeros_like(ds.softbits), epsilon)
+    d_rec = d_q = qsb = None
+    if not single_stage:
+        d_rec = _distortion(ds.softbits, _batched(paths["quant"], n, ds.softbits), epsilon)
+    if model.codebook is not None:
+        llr = 2.0 * np.arctanh(np.clip(ds.softbits, -1 + 1e-7, 1 - 1e-7))
+        qsb = _batched(paths["qq"], n, llr.astype(np.float32))
+        d_q = _distortion(ds.softbits, qsb, epsilon)
+
+    def mean(x, idx):
+        return None if x is None else float(np.mean(x[idx]))
+
+    def ber(sb, idx):
+        return None if sb is None else float(np.mean((sb[idx] > 0) != (ds.bits[idx] == 1)))
+
+    every = np.arange(n)
+    out = {"num_samples": n,
+           "distortion": {"estimation": mean(d_est, every),
+                          "quantization_unquantized": mean(d_rec, every),
+                          "quantization": mean(d_q, every),
+                          "zero_softbits": mean(d_zero, every)},
+           "ber_esno_db": {}}
+    for si, snr in enumerate(ds.snr_db):
+        idx = np.flatnonzero(ds.snr_index == si)
+        out["ber_esno_db"][f"{snr:g}"] = {
+            "ber": ber(est, idx), "ber_source": ber(ds.softbits, idx),
+            "ber_quantized": ber(qsb, idx), "distortion_estimation": mean(d_est, idx),
+            "distortion_quantization": mean(d_q, idx),
+            "num_bits": int(idx.size * ds.bits[0].size)}
+    return out
+
+
+# ----------------------------------------------------------------------------- training
+
+def train_eqnet(spec, out, quick=False, restart=False, ship_dir=None, command=None, stream=None,
+                stop_after=None):
+    """Trains (or resumes training of) the EQ-Net of a training scenario.
+
+    Parameters
+    ----------
+    spec : :class:`~kaq_sionna.training.eqnet_spec.EQNetTrainSpec`
+    out : str or Path
+        Output directory: ``data.npz``, ``checkpoint.npz``, ``train.json`` and ``model/``.
+    quick : bool
+        Tiny run for smoke tests (see :data:`~kaq_sionna.training.eqnet_spec.QUICK`).
+    restart : bool
+        Discard an existing checkpoint (also one of a different scenario).
+    ship_dir : None or Path
+        Also save the final model to ``ship_dir/<name>/`` (a shipped pretrained model).
+    command : None or str
+        Recorded in config.json.
+    stream : file or None
+        Progress lines (default ``sys.stdout``).
+    stop_after : None or int
+        Stop after this many epochs *of this call* (simulates an interruption;
+        the checkpoint is kept and a later call resumes).
+
+    Output
+    ------
+    : dict
+        ``train.json``: name, finished, history, final metrics, seconds.
+    """
+    stream = stream or sys.stdout
+    out = Path(out)
+    data_cfg, training = spec.effective(quick)
+    seed, fingerprint = spec.seed, spec.fingerprint(quick)
+    ckpt_path = out / CHECKPOINT
+    single = training["mode"] == "single-stage"
+    eps = training["epsilon"]
+
+    def say(text):
+        print(text, file=stream, flush=True)
+
+    # --- data (cached)
+    data_fp = spec.data_fingerprint(quick)
+    ds = load_dataset(out / DATA_FILE, data_fp)
+    data_seconds = 0.0
+    if ds is None and data_cfg["reuse_from"]:
+        ds = load_dataset(Path(data_cfg["reuse_from"]) / DATA_FILE, data_fp)
+        if ds is None:
+            say(f"data: no matching {DATA_FILE} in {data_cfg['reuse_from']} (reuse_from); "
+                "simulating")
+        else:
+            say(f"data: reusing {Path(data_cfg['reuse_from']) / DATA_FILE}")
+            save_dataset(out / DATA_FILE, ds, data_fp)
+    if ds is None:
+        say(f"generating data: source {data_cfg['source']}, {len(data_cfg['snr_db'])} SNRs x "
+            f"{data_cfg['packets_per_snr']} packets of {data_cfg['n']} bits per stream")
+        t0 = time.time()
+        ds = generate_softbit_data(spec.system, data_cfg, seed, spec.source, say)
+        data_seconds = time.time() - t0
+        save_dataset(out / DATA_FILE, ds, data_fp)
+        say(f"data: {len(ds)} channel uses in {data_seconds:.1f} s "
+            f"({1000 * data_seconds / len(ds):.2f} s per 1000)")
+    else:
+        say(f"data: {len(ds)} channel uses from {out / DATA_FILE}")
+    i_train, i_val, i_test = split_indices(len(ds), seed)
+    train_ds, val_ds, test_ds = ds.subset(i_train), ds.subset(i_val), ds.subset(i_test)
+
+    # --- model, optimizers, state
+    model = build_model(spec)
+    opts = {}
+    var_sets = {1: model.quantization_variables + model.decoder_variables,
+                2: model.estimation_variables,
+                "single": model.estimation_variables + model.decoder_variables}
+    for key in (("single",) if single else (1, 2)):
+        opts[key] = keras.optimizers.Adam(training["lr"])
+        opts[key].build(var_sets[key])
+
+    state = {"fingerprint": fingerprint, "spec": spec.as_dict(), "quick": bool(quick),
+             "seed": seed, "stage_index": 0, "stage_epoch": 0, "epoch": 0, "history": [],
+             "train_seconds": 0.0, "data_seconds": round(data_seconds, 1)}
+    if ckpt_path.is_file() and not restart:
+        old = _read_state(ckpt_path)
+        if old["fingerprint"] != fingerprint:
+            changes = diff_keys(old["spec"], spec.as_dict())
+            if old.get("quick") != bool(quick):
+                changes.append(f"quick: {old.get('quick')} -> {bool(quick)}")
+            raise TrainConflict(f"{ckpt_path} belongs to a different training scenario "
+                                f"({'; '.join(changes) or 'changed'}); pass --restart to "
+                                "discard it, or use another --out")
+        state = _load_checkpoint(ckpt_path, model, opts)
+        state["data_seconds"] = max(state.get("data_seconds", 0.0), round(data_seconds, 1))
+        say(f"resuming after epoch {state['epoch']} from {ckpt_path}")
+
+    steps = _make_steps(model, opts, training, seed)
+    paths = _paths(model)
+    plan = _stage_plan(training)
+    total_epochs = sum(e for _, e in plan)
+    n_train = len(train_ds)
+    batch_sizes = {1: min(training["stage1_batch_size"], n_train),
+                   2: min(training["stage2_batch_size"], n_train)}
+    batch_sizes["single"] = batch_sizes[2]
+    s_train = train_ds.s()
+    z_cache = {}
+
+    def features():
+        # Frozen f_Q features of the training / validation sets (stage 2 targets).
+        if not z_cache:
+            z_cache["train"] = _batched(paths["feat"], n_train, train_ds.softbits)
+            z_cache["val"] = _batched(paths["feat"], len(val_ds), val_ds.softbits)
+        return z_cache["train"], z_cache["val"]
+
+    done_now = 0
+    while state["stage_index"] < len(plan):
+        stage, epochs = plan[state["stage_index"]]
+        if state["stage_epoch"] >= epochs:
+            state["stage_index"] += 1
+            state["stage_epoch"] = 0
+            continue
+        if stop_after is not None and done_now >= stop_after:
+            say(f"stopped after epoch {state['epoch']} (checkpoint kept)")
+            return state
+        t0 = time.time()
+        perm = np.random.default_rng(derive_seed(seed, "eqnet-shuffle", stage,
+                                                 state["stage_epoch"])).permutation(n_train)
+        z_train, z_val = features() if stage == 2 else (None, None)
+        bs = batch_sizes[stage]
+        num_batches = n_train // bs  # the last incomplete batch is dropped
+        losses = []
+        for b in range(num_batches):
+            idx = np.sort(perm[b * bs:(b + 1) * bs])
+            if stage == 1:
+                loss = steps[1](tf.constant(train_ds.softbits[idx]))
+            elif stage == 2:
+                loss = steps[2](tf.constant(train_ds.y[idx]), tf.constant(train_ds.h[idx]),
+                                tf.constant(s_train[idx]), tf.constant(z_train[idx]))
+            else:
+                loss = steps["single"](tf.constant(train_ds.y[idx]), tf.constant(train_ds.h[idx]),
+                                       tf.constant(s_train[idx]),
+                                       tf.constant(train_ds.softbits[idx]))
+            losses.append(float(loss))
+        val = _validate(model, paths, val_ds, z_val, eps, stage, training["feature_loss"])
+        seconds = time.time() - t0
+        state["stage_epoch"] += 1
+        state["epoch"] += 1
+        entry = {"epoch": state["epoch"], "stage": stage, "stage_epoch": state["stage_epoch"],
+                 "loss": float(np.mean(losses)), **val, "seconds": round(seconds, 2)}
+        state["history"].append(entry)
+        state["train_seconds"] = state["train_seconds"] + seconds
+        _save_checkpoint(ckpt_path, model, opts, state)
+        done_now += 1
+        parts = [f"epoch {state['epoch']}/{total_epochs}",
+                 f"stage {stage} ({state['stage_epoch']}/{epochs})", f"loss {entry['loss']:.4f}"]
+        if "val_distortion_quant" in val:
+            parts.append(f"val distortion g(f_Q) {val['val_distortion_quant']:.4f}")
+        parts.append(f"g(f_E) {val['val_distortion_est']:.4f}")
+        if "val_feature_loss" in val:
+            parts.append(f"val feature loss {val['val_feature_loss']:.4f}")
+        parts.append(f"{seconds:.1f} s")
+        say("  ".join(parts))
+        atomic_write_text(out / "train.json", json.dumps(
+            {"name": model_name(spec), "finished": False, "epochs": state["epoch"],
+             "history": state["history"]}, indent=2) + "\n")
+
+    # --- codebooks (Sect. 2.6.3)
+    if not single:
+        t0 = time.time()
+        model.fit_codebooks(train_ds.softbits, seed=derive_seed(seed, "eqnet-kmeans"),
+                            max_samples=training["codebook_samples"])
+        say(f"codebooks: {model.latent_dim} features x {2 ** model.bits_per_feature} levels "
+            f"(k-means++ on {min(n_train, training['codebook_samples'])} training features, "
+            f"{time.time() - t0:.1f} s)")
+
+    metrics = evaluate(model, test_ds, eps, single_stage=single)
+    d = metrics["distortion"]
+
+    def fmt(x):
+        return "-" if x is None else f"{x:.4f}"
+
+    say(f"test distortion (eq. 15): g(f_E) {fmt(d['estimation'])}, g(f_Q) "
+        f"{fmt(d['quantization_unquantized'])}, quantized {fmt(d['quantization'])} "
+        f"({model.bits_per_soft_bit:g} bits per soft bit), zero soft bits "
+        f"{fmt(d['zero_softbits'])}")
+    for snr, row in metrics["ber_esno_db"].items():
+        say(f"Es/N0 {snr:>5} dB: BER est {fmt(row['ber'])}  quantized "
+            f"{fmt(row['ber_quantized'])}  source {fmt(row['ber_source'])}")
+
+    name = model_name(spec)
+    history = state["history"]
+    meta = {
+        "name": name,
+        "system": {k: spec.system[k] for k in ("num_tx", "num_rx", "num_bits_per_symbol")},
+        "channel": {k: spec.system[k] for k in ("channel", "tx_corr", "rx_corr")},
+        "training_scenario": spec.as_dict(),
+        "scenario_file": str(spec.path),
+        "quick": bool(quick),
+        "seed": seed,
+        "source": data_cfg["source"],
+        "source_params": dict(spec.source),
+        "training_snr_esno_db": list(data_cfg["snr_db"]),
+        "ldpc": {"k": data_cfg["k"], "n": data_cfg["n"]},
+        "packets_per_snr": data_cfg["packets_per_snr"],
+        "num_samples": {"train": len(train_ds), "val": len(val_ds), "test": len(test_ds)},
+        "training_mode": training["mode"],
+        "epochs": state["epoch"],
+        "epochs_stage1": 0 if single else training["stage1_epochs"],
+        "epochs_stage2": 0 if single else training["stage2_epochs"],
+        "batch_size": {"stage1": batch_sizes[1], "stage2": batch_sizes[2]},
+        "lr": training["lr"],
+        "epsilon": eps,
+        "noise_sigma": training["noise_sigma"],
+        "feature_loss": training["feature_loss"],
+        "bits_per_soft_bit": model.bits_per_soft_bit,
+        "bits_per_channel_use": model.bits_per_channel_use,
+        "data_seconds": state.get("data_seconds", 0.0),
+        "train_seconds": round(state["train_seconds"], 1),
+        "final_metrics": metrics,
+        "history": history,
+        "command": command,
+        "git_commit": git_commit(),
+    }
+    config = save_eqnet(model, out / "model", meta)
+    if ship_dir is not None:
+        save_eqnet(model, Path(ship_dir) / name, meta)
+        say(f"shipped as pretrained model {name} ({Path(ship_dir) / name})")
+    doc = {"name": name, "finished": True, "epochs": state["epoch"], "history": history,
+           "final_metrics": config["final_metrics"], "data_seconds": meta["data_seconds"],
+           "train_seconds": meta["train_seconds"]}
+    atomic_write_text(out / "train.json", json.dumps(doc, indent=2) + "\n")
+    return doc
