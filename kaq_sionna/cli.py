@@ -220,7 +220,7 @@ def build_parser():
     hm = sub.add_parser("harq-memory", help="HARQ soft-buffer memory study: sweeps the HARQ "
                         "scenarios (resumable) and models a cell's soft-buffer memory")
     hm.add_argument("--scenario", action="append", help="a [harq] scenario (repeatable; "
-                    "default: scenarios/harq_2x2_64qam.toml and scenarios/harq_4x4_16qam.toml)")
+                    "default: scenarios/harq_{2x2_64qam,4x4_16qam}{,_rounds}.toml)")
     hm.add_argument("--quick", action="store_true", help="quick sweeps, for smoke tests")
     hm.add_argument("--out", help="output directory (default results/harq-memory[-quick])")
     hm.add_argument("--restart", action="store_true", help="discard existing sweep results")

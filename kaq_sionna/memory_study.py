@@ -18,19 +18,20 @@ This module is application layer (it runs sweeps, hence links) like
 :mod:`kaq_sionna.sweep`.
 """
 
-import io
 import json
 import math
 from dataclasses import replace
 from pathlib import Path
 
 from kaq_sionna.harq.memory import NRSoftBufferConfig, soft_buffer_memory
-from kaq_sionna.results import atomic_write_bytes, atomic_write_text
+from kaq_sionna.results import atomic_write_bytes, atomic_write_text, figure_png
 
 __all__ = ["DEFAULT_SCENARIOS", "snr_at_bler", "penalties", "storage_bits",
            "run_memory_study"]
 
-DEFAULT_SCENARIOS = ("scenarios/harq_2x2_64qam.toml", "scenarios/harq_4x4_16qam.toml")
+DEFAULT_SCENARIOS = ("scenarios/harq_2x2_64qam.toml", "scenarios/harq_4x4_16qam.toml",
+                     "scenarios/harq_2x2_64qam_rounds.toml",
+                     "scenarios/harq_4x4_16qam_rounds.toml")
 
 
 def snr_at_bler(snr_db, bler, target=0.1):
@@ -234,8 +235,4 @@ def plot_memory_vs_penalty(doc):
                 ha="center")
     ax.set_title("HARQ soft-buffer storage: memory saved vs SNR penalty"
                  + (" (quick)" if doc.get("quick") else ""))
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
+    return figure_png(fig)

@@ -5,6 +5,7 @@ found in a scenario (or on the command line) into a clear :class:`SpecError`
 naming the key, what was expected and what was found.
 """
 
+import copy
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,3 +163,14 @@ def diff_keys(old, new, prefix=""):
         elif a != b:
             out.append(f"{prefix}{k}: {a!r} -> {b!r}")
     return out
+
+
+def parse_located(parse, data, where, error_cls):
+    """Runs ``parse(copy_of_data, where)``; a :class:`SpecError` it raises comes out as
+    ``error_cls`` located at ``where`` (e.g. the scenario file)."""
+    try:
+        return parse(copy.deepcopy(data), where)
+    except error_cls:
+        raise
+    except SpecError as err:
+        raise error_cls(err.key, err.expected, err.found, where) from None

@@ -232,12 +232,19 @@ def plot_png(doc):
     fig.suptitle(f"{name}: {link.get('num_tx')}x{link.get('num_rx')}, "
                  f"{2 ** link.get('num_bits_per_symbol', 0)}-QAM, {link.get('channel')}, {what}"
                  + (" (quick)" if doc.get("quick") else ""))
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
+    return figure_png(fig)
 
 
 def _round_bler(r):
     return lambda curve: [rounds[r] for rounds in curve["bler_per_round"]]
+
+
+def figure_png(fig, dpi=110):
+    """PNG bytes of a matplotlib figure (laid out tightly); closes the figure."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return buf.getvalue()

@@ -10,14 +10,20 @@ The library layers (detection, quantization, softbits, harq, training) never
 import :mod:`links`.
 """
 
-import copy
 import hashlib
 import json
 from dataclasses import dataclass, field
 
 from kaq_sionna.channels import SNR_TYPES
 from kaq_sionna.detection.registry import LinkContext, validate_detector
-from kaq_sionna.params import REQUIRED, Param, SpecError, check_params, read_toml_file
+from kaq_sionna.params import (
+    REQUIRED,
+    Param,
+    SpecError,
+    check_params,
+    parse_located,
+    read_toml_file,
+)
 
 
 class ScenarioError(SpecError):
@@ -147,12 +153,7 @@ def _section(data, key, where, required=True):
 
 def parse_scenario(data, where="<scenario>"):
     """Validates a scenario given as a dict (parsed TOML). Returns a :class:`Scenario`."""
-    try:
-        return _parse(copy.deepcopy(data), where)
-    except ScenarioError:
-        raise
-    except SpecError as err:
-        raise ScenarioError(err.key, err.expected, err.found, where) from None
+    return parse_located(_parse, data, where, ScenarioError)
 
 
 def _parse(data, where):

@@ -71,8 +71,8 @@ def test_each_error_names_file_key_expectation_and_finding(path, value, key, exp
 
 def test_infeasible_ml_is_refused():
     data = _with(("detector",), [{"name": "ml"}])
-    data["link"].update(num_tx=4, num_rx=4, num_bits_per_symbol=4, k=128, n=256)
-    with pytest.raises(ScenarioError, match=r"\(ml\).*<= 12.*65536 candidates"):
+    data["link"].update(num_tx=5, num_rx=5, num_bits_per_symbol=4, k=128, n=256)
+    with pytest.raises(ScenarioError, match=r"\(ml\).*<= 16.*1048576 candidates"):
         parse_scenario(data, "bad.toml")
 
 

@@ -8,13 +8,19 @@ detector registry name, validated (with its ``[source]`` parameters) against
 the scenario's system size.
 """
 
-import copy
 import hashlib
 import json
 from dataclasses import dataclass
 
 from kaq_sionna.detection.registry import LinkContext, validate_detector
-from kaq_sionna.params import REQUIRED, Param, SpecError, check_params, read_toml_file
+from kaq_sionna.params import (
+    REQUIRED,
+    Param,
+    SpecError,
+    check_params,
+    parse_located,
+    read_toml_file,
+)
 from kaq_sionna.softbits.eqnet import VARIANTS
 from kaq_sionna.training.spec import MODEL_TYPES, TrainScenarioError
 
@@ -173,12 +179,7 @@ def parse_eqnet_scenario(data, where="<eqnet train scenario>"):
     ------
     TrainScenarioError
     """
-    try:
-        return _parse(copy.deepcopy(data), where)
-    except TrainScenarioError:
-        raise
-    except SpecError as err:
-        raise TrainScenarioError(err.key, err.expected, err.found, where) from None
+    return parse_located(_parse, data, where, TrainScenarioError)
 
 
 def _parse(data, where):

@@ -6,13 +6,19 @@ file is validated before anything runs; every error names the file, the key,
 what was expected and what was found; unknown sections and keys are errors.
 """
 
-import copy
 import hashlib
 import json
 from dataclasses import dataclass
 
 from kaq_sionna.detection.unfolded import PROXES
-from kaq_sionna.params import REQUIRED, Param, SpecError, check_params, read_toml_file
+from kaq_sionna.params import (
+    REQUIRED,
+    Param,
+    SpecError,
+    check_params,
+    parse_located,
+    read_toml_file,
+)
 from kaq_sionna.quantization.modes import MODES
 
 MODEL_TYPES = ("pgdnet", "admmnet")
@@ -118,12 +124,7 @@ def parse_train_scenario(data, where="<train scenario>"):
     ------
     TrainScenarioError
     """
-    try:
-        return _parse(copy.deepcopy(data), where)
-    except TrainScenarioError:
-        raise
-    except SpecError as err:
-        raise TrainScenarioError(err.key, err.expected, err.found, where) from None
+    return parse_located(_parse, data, where, TrainScenarioError)
 
 
 def _parse(data, where):
