@@ -215,3 +215,16 @@ def test_harq_memory_cli_errors(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert main(["harq-memory", "--scenario", str(scen), "--num-layers", "9"]) == 2
     assert "num_layers" in capsys.readouterr().err
+
+
+def test_result_files_get_the_umask_mode_not_0600(tmp_path):
+    import os
+
+    from kaq_sionna.results import atomic_write_text
+
+    umask = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "x.json", "{}")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "x.json").stat().st_mode & 0o777 == 0o644
