@@ -4,8 +4,11 @@ Built detectors are *untrained* (the paper's initial parameters). For the
 ``ptq``, ``qat-mse`` and ``kaq`` modes the quantizer's steps are calibrated at
 build time (eq. (10), Algorithm 1 step 2) on a synthetic Rayleigh set drawn
 with a fixed seed for the link's dimensions, SNR uniform in 0-25 dB (the
-paper's range); fp32 and fp16 need no calibration. Pretrained models will be
-registered under their own names by :mod:`kaq_sionna.pretrained`.
+paper's range); fp32 and fp16 need no calibration (:func:`calibrate_for_link`).
+Pretrained models are registered under their own names by
+:mod:`kaq_sionna.pretrained`; their post-training variants (the paper's FP16 and
+PTQ baselines of a shipped fp32 model, :func:`build_post_training`) are
+calibrated on the same set.
 
 Registered by importing this module (``registry._ensure_loaded`` does).
 """
@@ -32,6 +35,38 @@ COMMON_PARAMS = (
 )
 
 
+def calibrate_for_link(det, ctx, calibration_samples=CALIBRATION_SAMPLES,
+                       calibration_seed=CALIBRATION_SEED):
+    """Calibrates the steps of a detector's quantizer for a link (eq. (10), Algorithm 1 step 2).
+
+    The calibration set is ``calibration_samples`` Rayleigh channel uses of the
+    link's dimensions, Es/N0 uniform in :data:`CALIBRATION_SNR_DB`, drawn with
+    ``calibration_seed`` (:func:`~kaq_sionna.quantization.calibration.rayleigh_mimo_batch`);
+    the same for every detector of the registry. Nothing happens without a
+    quantizer or for modes without steps (fp32, fp16).
+
+    Input
+    -----
+    det : :class:`~kaq_sionna.detection.unfolded.UnfoldedDetector`
+    ctx : :class:`~kaq_sionna.detection.registry.LinkContext`
+    calibration_samples : int
+    calibration_seed : int
+
+    Output
+    ------
+    : dict
+        Per site the statistics used (:meth:`~kaq_sionna.quantization.Quantizer.calibrate`),
+        empty if nothing was calibrated.
+    """
+    quantizer = det.quantizer
+    if quantizer is None or quantizer.mode not in STEP_MODES:
+        return {}
+    batch = rayleigh_mimo_batch(ctx.num_tx, ctx.num_rx, ctx.num_bits_per_symbol,
+                                calibration_samples, CALIBRATION_SNR_DB,
+                                seed=calibration_seed, precision=ctx.precision)
+    return quantizer.calibrate(det, batch.inputs)
+
+
 def build_unfolded(cls, ctx, num_layers, quant, bits, quantize_intermediate, prox,
                    demapping_method, calibration_samples=CALIBRATION_SAMPLES,
                    calibration_seed=CALIBRATION_SEED):
@@ -49,11 +84,44 @@ def build_unfolded(cls, ctx, num_layers, quant, bits, quantize_intermediate, pro
     det = cls(num_layers=num_layers, num_bits_per_symbol=ctx.num_bits_per_symbol,
               output="bit", quantizer=quantizer, prox=prox, demapping_method=demapping_method,
               precision=ctx.precision)
-    if quant in STEP_MODES:
-        batch = rayleigh_mimo_batch(ctx.num_tx, ctx.num_rx, ctx.num_bits_per_symbol,
-                                    calibration_samples, CALIBRATION_SNR_DB,
-                                    seed=calibration_seed, precision=ctx.precision)
-        quantizer.calibrate(det, batch.inputs)
+    calibrate_for_link(det, ctx, calibration_samples, calibration_seed)
+    return det
+
+
+def build_post_training(directory, config, ctx, quant, bits, demapping_method="app", label=None,
+                        calibration_samples=CALIBRATION_SAMPLES,
+                        calibration_seed=CALIBRATION_SEED):
+    """A post-training variant of an fp32-trained model: the paper's FP16 or PTQ baseline.
+
+    Loads the model's fp32 parameters with ``Quantizer(quant, bits)`` attached
+    (:func:`kaq_sionna.training.storage.load_post_training`, no retraining) and,
+    for ``ptq``, calibrates the static steps with :func:`calibrate_for_link`
+    (eq. (10), the same calibration set as :func:`build_unfolded`).
+
+    Parameters
+    ----------
+    directory : str or Path
+        Model directory of an fp32-trained PGD-Net or ADMM-Net.
+    config : dict
+        Its config.json.
+    ctx : :class:`~kaq_sionna.detection.registry.LinkContext`
+    quant : "fp16" | "ptq"
+    bits : int
+        Bit width of ``ptq`` (2..16).
+    demapping_method : "app" | "maxlog"
+    label : str or None
+        How errors name the model.
+
+    Output
+    ------
+    : :class:`~kaq_sionna.detection.unfolded.UnfoldedDetector`
+        ``det(y, h, s) -> llr [..., num_tx, num_bits_per_symbol]``.
+    """
+    from kaq_sionna.training.storage import load_post_training
+
+    det = load_post_training(directory, quant, bits, demapping_method=demapping_method,
+                             precision=ctx.precision, config=config, label=label)
+    calibrate_for_link(det, ctx, calibration_samples, calibration_seed)
     return det
 
 

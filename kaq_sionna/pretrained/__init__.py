@@ -22,6 +22,7 @@ def register_loader(model_type, loader):
 
 
 def _ensure_loaders():
+    from kaq_sionna.softbits import eqnet  # noqa: F401  (registers eqnet)
     from kaq_sionna.training import storage  # noqa: F401  (registers pgdnet / admmnet)
 
 
@@ -68,6 +69,16 @@ def detector_spec(name):
     The detector accepts the parameter ``demapping_method`` and serves only links
     whose ``num_tx``, ``num_rx`` and ``num_bits_per_symbol`` equal the model's
     (otherwise :class:`~kaq_sionna.params.SpecError` naming both).
+
+    Unfolded models (``pgdnet``, ``admmnet``) also accept ``quant`` and ``bits``:
+    ``quant = "trained"`` (default) is the model as shipped; ``"fp16"`` and
+    ``"ptq"`` are the KAQ paper's post-training baselines of a model trained in
+    fp32 (its parameters unchanged, activations cast to float16, or uniformly
+    quantized to ``bits`` bits with static steps calibrated by eq. (10) on the
+    registry's calibration set,
+    :func:`kaq_sionna.detection.unfolded_registry.build_post_training`). Asking
+    for them on a model not trained in fp32, or giving ``bits`` without
+    ``quant = "ptq"``, is a :class:`~kaq_sionna.params.SpecError`.
     """
     from kaq_sionna.detection.registry import DetectorSpec
     from kaq_sionna.params import Param, SpecError
@@ -77,6 +88,13 @@ def detector_spec(name):
         return None
     system = config.get("system", {})
     keys = ("num_tx", "num_rx", "num_bits_per_symbol")
+    unfolded = config.get("model") in ("pgdnet", "admmnet")
+    layer = config.get("layer") or {}
+    qcfg = layer.get("quantizer")
+    trained_fp32 = unfolded and qcfg is None
+    trained_as = "fp32" if qcfg is None else (
+        qcfg.get("mode", "?") + (str(qcfg.get("num_bits", "")) if qcfg.get("mode") in
+                                 ("ptq", "qat-mse", "kaq") else ""))
 
     def check(ctx, params):
         link = {k: getattr(ctx, k) for k in keys}
@@ -87,12 +105,40 @@ def detector_spec(name):
                             "a link of the model's size ("
                             + fmt(f"{k}={model[k]}" for k in keys) + ")",
                             "a link with " + fmt(f"{k}={link[k]}" for k in keys))
+        quant = params.get("quant", "trained")
+        if quant != "trained" and not trained_fp32:
+            fp32_name = name.replace(f"-{trained_as.replace('-', '')}-", "-fp32-")
+            hint = f", e.g. {fp32_name}" if fp32_name in available() else ""
+            raise SpecError(f"detector {name!r} quant",
+                            f"'trained' (post-training fp16 / ptq need a model trained in fp32"
+                            f"{hint})",
+                            f"{quant!r} for a model trained with quantization {trained_as!r}")
+        if unfolded and quant != "ptq" and params.get("bits", 8) != 8:
+            raise SpecError(f"detector {name!r} bits", "bits only with quant = 'ptq'",
+                            f"bits = {params['bits']} with quant = {quant!r}")
 
-    def factory(ctx, demapping_method):
-        return load(name, demapping_method=demapping_method, precision=ctx.precision)
+    def factory(ctx, demapping_method, quant="trained", bits=8):
+        if quant == "trained":
+            return load(name, demapping_method=demapping_method, precision=ctx.precision)
+        from kaq_sionna.detection.unfolded_registry import build_post_training
+
+        _ensure_loaders()
+        return build_post_training(Path(MODELS_DIR) / name, config, ctx, quant, bits,
+                                   demapping_method=demapping_method,
+                                   label=f"pretrained model {name!r}")
 
     summary = (f"pretrained {config.get('model')} ({config.get('epochs')} epochs, "
                f"{system.get('num_tx')}x{system.get('num_rx')})")
     params = (Param("demapping_method", str, "app", "demapping of the Gaussian approximation",
                     choices=("app", "maxlog")),)
+    if unfolded:
+        summary += f", trained {trained_as}"
+        if trained_fp32:
+            summary += "; quant = fp16 / ptq: post-training variants"
+        params += (
+            Param("quant", str, "trained", "'trained': as shipped; 'fp16', 'ptq': post-training "
+                  "variants of an fp32-trained model (no retraining)",
+                  choices=("trained", "fp16", "ptq")),
+            Param("bits", int, 8, "bit width of quant = 'ptq'", min=2, max=16),
+        )
     return DetectorSpec(name, summary, params, factory, check, source="pretrained")

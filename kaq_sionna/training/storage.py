@@ -8,6 +8,8 @@ layer configuration, the quantizer, the system, the training scenario, seed,
 epochs, final metrics and the git commit. Loading builds the detector from the
 config, checks every stored variable against it (name and shape) and refuses
 any mismatch with a :class:`PretrainedMismatch` naming what differs.
+:func:`load_post_training` loads an fp32-trained model with a post-training
+quantizer (the paper's FP16 and PTQ baselines, no retraining).
 
 Importing this module registers :func:`pretrained_loader` for the model types
 ``pgdnet`` and ``admmnet`` in :mod:`kaq_sionna.pretrained`.
@@ -29,6 +31,7 @@ WEIGHTS_FILE, CONFIG_FILE = "weights.npz", "config.json"
 QUANT_KEYS = ("mode", "num_bits", "quantize_intermediate", "epsilon", "calib_percentile",
               "mmd_max_samples", "mmd_kernel", "mmd_bounded", "mmd_max_ratio",
               "mmd_adversarial", "min_step")
+POST_TRAINING_MODES = ("fp16", "ptq")
 
 
 class PretrainedMismatch(ValueError):
@@ -187,6 +190,73 @@ def load_model(directory, output="bit", hard_out=False, demapping_method="app", 
     return load_weights_into(det, directory, config, label)
 
 
+def load_post_training(directory, quant, bits=8, output="bit", hard_out=False,
+                       demapping_method="app", precision=None, config=None, label=None):
+    r"""Builds an fp32-trained model with a post-training quantizer and loads its weights.
+
+    The KAQ paper's FP16 and PTQ baselines are the trained full-precision network
+    run with quantized activations, without retraining. The detector is built
+    from ``config.json`` with ``Quantizer(quant, bits)`` attached, and the fp32
+    model's parameters (checked as by :func:`load_model`) are copied into it.
+    For ``ptq`` the steps are *not* calibrated here: call
+    ``det.quantizer.calibrate(det, (y, h, s))`` (eq. (10)) before using it, e.g.
+    with :func:`kaq_sionna.detection.unfolded_registry.calibrate_for_link`.
+
+    Parameters
+    ----------
+    directory : str or Path
+        Model directory (``weights.npz`` + ``config.json``) of an fp32-trained model.
+    quant : "fp16" | "ptq"
+        Post-training quantization mode (:data:`POST_TRAINING_MODES`).
+    bits : int
+        Bit width of ``ptq`` (2..16; ignored by ``fp16``).
+    output, hard_out, demapping_method, precision :
+        As for :func:`load_model`.
+    config : dict or None
+        The model's config (read from ``directory`` if `None`).
+    label : str or None
+        How errors name the model.
+
+    Output
+    ------
+    : PGDNet or ADMMNet
+        With the fp32 parameters and an attached quantizer (uncalibrated for ``ptq``).
+
+    Raises
+    ------
+    PretrainedMismatch
+        If the model was not trained in fp32 (its config has a quantizer).
+    ValueError
+        If ``quant`` is not a post-training mode.
+    """
+    if quant not in POST_TRAINING_MODES:
+        raise ValueError(f"post-training quantization mode must be one of "
+                         f"{', '.join(POST_TRAINING_MODES)}, found {quant!r}")
+    directory = Path(directory)
+    label = label or f"pretrained model at {directory}"
+    if config is None:
+        config = json.loads((directory / CONFIG_FILE).read_text())
+    qcfg = config["layer"].get("quantizer")
+    if qcfg is not None:
+        trained = mode_tag(qcfg["mode"], qcfg.get("num_bits"))
+        raise PretrainedMismatch(f"{label} was trained with quantization {trained!r}; "
+                                 f"post-training {quant!r} needs a model trained in fp32")
+    fp32 = load_model(directory, output=output, hard_out=hard_out,
+                      demapping_method=demapping_method, precision=precision, config=config,
+                      label=label)
+    layer = {**config["layer"], "quantizer": {"mode": quant, "num_bits": bits}}
+    det = build_from_config(config["model"], layer, output=output, hard_out=hard_out,
+                            demapping_method=demapping_method, precision=precision)
+    # the detector's own parameters come first in ``weights``, the quantizer's after them
+    core = det.weights[:len(fp32.weights)]
+    for src, dst in zip(fp32.weights, core, strict=True):
+        if src.name != dst.name or tuple(src.shape) != tuple(dst.shape):
+            raise PretrainedMismatch(f"{label}: cannot copy {src.name} {tuple(src.shape)} "
+                                     f"into {dst.name} {tuple(dst.shape)}")
+        dst.assign(src)
+    return det
+
+
 def pretrained_loader(name, config, directory, **kwargs):
     """Loader of :mod:`kaq_sionna.pretrained` for the ``pgdnet`` and ``admmnet`` types."""
     return load_model(directory, config=config, label=f"pretrained model {name!r}", **kwargs)
@@ -207,6 +277,7 @@ def resolve_model(name_or_dir):
 for _type in CLASSES:
     pretrained.register_loader(_type, pretrained_loader)
 
-__all__ = ["CLASSES", "PretrainedMismatch", "build_from_config", "canonical_name",
-           "layer_config", "load_model", "load_weights_into", "mode_tag", "model_type_of",
-           "pretrained_loader", "resolve_model", "save_model"]
+__all__ = ["CLASSES", "POST_TRAINING_MODES", "PretrainedMismatch", "build_from_config",
+           "canonical_name", "layer_config", "load_model", "load_post_training",
+           "load_weights_into", "mode_tag", "model_type_of", "pretrained_loader",
+           "resolve_model", "save_model"]
