@@ -40,7 +40,7 @@ def snr_at_bler(snr_db, bler, target=0.1):
     Input
     -----
     snr_db, bler : list of float
-        Points of the curve, SNR ascending.
+        Points of the curve.
     target : float
 
     Output
@@ -74,20 +74,33 @@ def penalties(doc, target_bler=0.1):
     : list of dict
         One per curve: ``detector``, ``storage``, ``snr_db`` (`None` if not
         reached in the grid), ``penalty_db`` (`None` if it or the float32
-        reference is missing).
+        reference is missing), and for a curve still above the target at its
+        last point ``snr_above_db`` / ``penalty_above_db``: lower bounds (the
+        last grid point), else `None`.
     """
     r = doc["scenario"]["harq"]["target_round"]
     rows = []
     for c in doc["curves"]:
         bler = [p[r - 1] for p in c["bler_per_round"]]
+        snr = snr_at_bler(c["snr_db"], bler, target_bler)
+        # still above the target at the last point: the crossing is beyond the grid
+        beyond = c["snr_db"][-1] if snr is None and bler and bler[-1] > target_bler else None
         rows.append({"detector": c["detector"], "label": c["label"], "storage": c["storage"],
-                     "snr_db": snr_at_bler(c["snr_db"], bler, target_bler)})
+                     "snr_db": snr, "snr_above_db": beyond})
     ref = {row["detector"]: row["snr_db"] for row in rows if row["storage"] == "float32"}
     for row in rows:
         base = ref.get(row["detector"])
         row["penalty_db"] = (None if base is None or row["snr_db"] is None
                              else row["snr_db"] - base)
+        row["penalty_above_db"] = (None if base is None or row["snr_above_db"] is None
+                                   else row["snr_above_db"] - base)
     return rows
+
+
+def _joint_streams(name):
+    from kaq_sionna.harq.eqnet_storage import eqnet_storage_names
+
+    return name in eqnet_storage_names()
 
 
 def storage_bits(name):
@@ -142,7 +155,7 @@ def run_memory_study(scenario_paths=DEFAULT_SCENARIOS, out_dir="results/harq-mem
         if sc.harq is None:
             raise ScenarioError("[harq]", "a HARQ scenario (with a [harq] section)",
                                 "no [harq] section", sc.path)
-    measured, schemes = [], {}
+    measured, schemes, rounds_only = [], {}, []
     for sc in scenarios:
         res_dir = Path(results_dir) / (sc.name + ("-quick" if quick else ""))
         if simulate:
@@ -159,11 +172,14 @@ def run_memory_study(scenario_paths=DEFAULT_SCENARIOS, out_dir="results/harq-mem
                          "rows": penalties(doc, target_bler)})
         for name in sc.harq["storage"]:
             schemes[name] = storage_bits(name)
+            if _joint_streams(name):
+                rounds_only.append(name)
     memory = {("lbrm" if lbrm else "full_buffer"):
               soft_buffer_memory(replace(config, lbrm=lbrm), schemes)
               for lbrm in (False, True)}
     doc = {"command": command, "target_bler": target_bler, "quick": bool(quick),
-           "bits_per_soft_bit": schemes, "measured": measured, "memory": memory}
+           "bits_per_soft_bit": schemes, "rounds_only": rounds_only, "measured": measured,
+           "memory": memory}
     out_dir = Path(out_dir)
     atomic_write_text(out_dir / "memory.json", json.dumps(doc, indent=2) + "\n")
     atomic_write_text(out_dir / "memory.md", memory_table(doc))
@@ -171,21 +187,25 @@ def run_memory_study(scenario_paths=DEFAULT_SCENARIOS, out_dir="results/harq-mem
     return doc
 
 
-def _fmt(value, spec):
+def _fmt(value, spec, above=None):
+    if value is None and above is not None:
+        return "> " + format(above, spec)
     return "n/a" if value is None else format(value, spec)
 
 
 def memory_table(doc):
     """Markdown tables: penalties per scenario and scheme, and the cell memory per scheme."""
-    lines = [f"SNR at BLER {doc['target_bler']:g} after the first retransmission and penalty "
-             "against float32 storage (n/a: not reached within the SNR grid).", "",
+    lines = [f"Eb/N0 at BLER {doc['target_bler']:g} after the first retransmission and penalty "
+             "against float32 storage at the same storage point (`> x`: still above the "
+             "target at the last grid point x).", "",
              "| scenario | detector | storage | bits/soft bit | SNR [dB] | penalty [dB] |",
              "| --- | --- | --- | ---: | ---: | ---: |"]
     for m in doc["measured"]:
         for row in m["rows"]:
             lines.append(f"| {m['scenario']} | {row['detector']} | {row['storage']} | "
                          f"{doc['bits_per_soft_bit'][row['storage']]:g} | "
-                         f"{_fmt(row['snr_db'], '.2f')} | {_fmt(row['penalty_db'], '+.2f')} |")
+                         f"{_fmt(row['snr_db'], '.2f', row['snr_above_db'])} | "
+                         f"{_fmt(row['penalty_db'], '+.2f', row['penalty_above_db'])} |")
     full = doc["memory"]["full_buffer"]
     cfg, tb = full["config"], full["transport_block"]
     lines += ["", f"Cell soft-buffer memory: {cfg['num_prbs']} PRB, {cfg['num_layers']} layers, "
@@ -199,9 +219,12 @@ def memory_table(doc):
               "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for name, bits in doc["bits_per_soft_bit"].items():
         f, lb = full["schemes"][name], doc["memory"]["lbrm"]["schemes"][name]
-        lines.append(f"| {name} | {bits:g} | {f['buffer']['mebibytes']:.1f} | "
-                     f"{lb['buffer']['mebibytes']:.1f} | {f['rounds']['mebibytes']:.1f} | "
-                     f"{100 * f['buffer']['saved_vs_float32']:.1f}% |")
+        joint = name in doc.get("rounds_only", [])  # EQ-Net: no combined-buffer storage
+        buf = "-" if joint else f"{f['buffer']['mebibytes']:.1f}"
+        buf_lbrm = "-" if joint else f"{lb['buffer']['mebibytes']:.1f}"
+        lines.append(f"| {name} | {bits:g} | {buf} | {buf_lbrm} | "
+                     f"{f['rounds']['mebibytes']:.1f} | "
+                     f"{100 * f['rounds']['saved_vs_float32']:.1f}% |")
     return "\n".join(lines) + "\n"
 
 
@@ -215,18 +238,28 @@ def plot_memory_vs_penalty(doc):
     fig, ax = plt.subplots(figsize=(7, 4.5))
     markers = "os^Dv<>p"
     for i, m in enumerate(doc["measured"]):
-        pts = [(100 * (1 - doc["bits_per_soft_bit"][r["storage"]] / 32), r["penalty_db"],
-                r["storage"]) for r in m["rows"] if r["penalty_db"] is not None]
-        if not pts:
+        saved = {r["storage"]: 100 * (1 - doc["bits_per_soft_bit"][r["storage"]] / 32)
+                 for r in m["rows"]}
+        pts = [(saved[r["storage"]], r["penalty_db"], r["storage"]) for r in m["rows"]
+               if r["penalty_db"] is not None]
+        above = [(saved[r["storage"]], r["penalty_above_db"], r["storage"] + " (>)")
+                 for r in m["rows"] if r["penalty_above_db"] is not None]
+        if not pts + above:
             continue
-        xs, ys, names = zip(*pts, strict=True)
-        ax.plot(xs, ys, markers[i % len(markers)], label=m["scenario"], ms=7, alpha=0.8)
-        for x, y, name in pts:
+        line = None
+        if pts:
+            xs, ys, _ = zip(*pts, strict=True)
+            (line,) = ax.plot(xs, ys, markers[i % len(markers)], label=m["scenario"], ms=7,
+                              alpha=0.8)
+        for x, y, _ in above:  # lower bounds: hollow up-triangles at the bound
+            ax.plot([x], [y], "^", mfc="none", ms=9, color=line.get_color() if line else "k")
+        for x, y, name in pts + above:
             ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4),
                         fontsize="x-small")
     ax.axhline(0, color="gray", lw=0.8)
     ax.set_xlabel("soft-buffer memory saved vs float32 [%]")
-    ax.set_ylabel(f"SNR penalty at BLER {doc['target_bler']:g} after 1st retx [dB]")
+    ax.set_ylabel(f"SNR penalty at BLER {doc['target_bler']:g} after 1st retx [dB]\n"
+                  "(hollow ^: lower bound, not reached on the grid)", fontsize="small")
     ax.grid(True, alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize="small")
