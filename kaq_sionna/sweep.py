@@ -78,7 +78,8 @@ def open_results(scenario, out_dir, quick, restart, command):
             raise ResumeConflict(
                 f"{path} holds results of a different run (changed: {', '.join(changed)}). "
                 "Use --restart to discard them, or --out to write elsewhere.")
-        doc["command"] = command
+        if not doc.get("complete"):  # a finished run keeps the command that produced it
+            doc["command"] = command
         return doc
     return new_results(scenario, quick, command)
 
