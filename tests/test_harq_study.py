@@ -121,8 +121,9 @@ def test_harq_sweep_writes_per_round_fields(harq_sweep):
 
 def test_harq_sweep_resumes_without_recomputing(harq_sweep, tmp_path):
     out, doc = harq_sweep
-    again = run_sweep(parse_scenario(_scenario_dict(), "harq.toml"), out, command="test")
+    again = run_sweep(parse_scenario(_scenario_dict(), "harq.toml"), out, command="other")
     assert again["curves"] == doc["curves"]
+    assert again["command"] == "test"  # a finished run keeps the command that produced it
 
 
 def test_snr_at_bler_interpolates_in_log_bler():
