@@ -109,4 +109,9 @@ def build_detector(name, ctx, **params):
 def _ensure_loaded():
     # Importing the modules that register detectors; kept lazy so that
     # ``registry`` itself stays import-cycle free.
-    from kaq_sionna.detection import sic, sionna_baselines, unfolded_registry  # noqa: F401
+    from kaq_sionna.detection import (  # noqa: F401
+        quantized_llr,
+        sic,
+        sionna_baselines,
+        unfolded_registry,
+    )

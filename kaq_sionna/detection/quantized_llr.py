@@ -1,0 +1,288 @@
+r"""A soft-bit source followed by an LLR quantizer: ``decompress(compress(source(y, h, s)))``.
+
+Paper 004 (EQ-Net), Sect. 3.4 and Fig. 9: the soft bits of a detector (the
+*source*, e.g. exact ML) are stored with a budget of a few bits per soft bit
+and read back before LDPC decoding. :class:`QuantizedLLRDetector` puts that
+round trip inside a detector, so that any coded link measures the BLER cost of
+the storage. It is registered as ``"quantized-llr"``:
+
+* ``source``: a registry detector name (default ``"ml"``, the paper's Fig. 9);
+* ``quantizer``: a scalar storage scheme applied elementwise to the
+  ``[..., N_t, K]`` LLRs (``"uniform<b>"``, ``"maxmi<b>"`` for ``b`` in
+  1..8, ``"float16"``, ``"float32"``; see
+  :data:`kaq_sionna.softbits.STORAGE_SCHEMES`), or a shipped EQ-Net model
+  (e.g. ``"eqnet-l-2x2-64qam"``) that codes the whole ``[N_t, K]`` matrix of a
+  channel use jointly with
+  :meth:`~kaq_sionna.softbits.eqnet.EQNet.compress` /
+  :meth:`~kaq_sionna.softbits.eqnet.EQNet.decompress`;
+* ``fit_esno_db`` and ``fit_samples``: the fitting set of the scalar
+  quantizers that need one (``fit``: the uniform clipping level that
+  minimises the MSE, the max-MI cells).
+
+**Fitting (fair comparison).** Quantizers with a ``fit`` method are fitted
+once, at build time, on the source's LLRs over a fixed-seed set of the same
+kind the shipped EQ-Net's codebooks were trained on
+(``scenarios/train/eqnet-l-2x2-64qam.toml``): uniformly random bits, QAM,
+i.i.d. Rayleigh flat fading :class:`kaq_sionna.channels.FlatFadingMIMOChannel`
+(a new matrix per channel use), ``fit_samples`` channel uses at each Es/N0 of
+``fit_esno_db`` (default: the training scenario's six values, 12..27 dB). The
+scalar quantizers are therefore fitted once for all SNRs, like EQ-Net's
+codebooks, not re-fitted at each operating point. One quantizer serves all
+bit positions, as in :func:`kaq_sionna.harq.eqnet_storage.resolve_storage`.
+Building reseeds Sionna's global random generator (``sionna.phy.config.seed``)
+from ``fit_seed``.
+
+**Clipping.** Source LLRs are clipped to :math:`\pm` ``llr_clip`` (default
+20, the clipping of Sionna's LDPC decoder and of EQ-Net's output LLRs) before
+fitting and before quantization; without it the uniform quantizer's MSE fit
+would follow the ML LLRs of the highest SNRs (hundreds) and waste its levels.
+It changes neither EQ-Net's input (soft bits :math:`\tanh(\ell/2)` saturate
+in float32 well below 20) nor what the decoder sees from an unquantized source.
+"""
+
+import re
+
+import numpy as np
+import tensorflow as tf
+from sionna.phy import Block, config
+
+from kaq_sionna.detection.registry import DetectorSpec, get_detector_spec, register_detector
+from kaq_sionna.params import Param, SpecError
+
+__all__ = ["DEFAULT_FIT_ESNO_DB", "QuantizedLLRDetector", "fit_source_llrs",
+           "resolve_quantizer"]
+
+#: Es/N0 values (dB) of the shipped EQ-Net's training data (scenarios/train/eqnet-l-2x2-64qam.toml)
+DEFAULT_FIT_ESNO_DB = [12.0, 15.0, 18.0, 21.0, 24.0, 27.0]
+
+_SCALAR_PATTERN = re.compile(r"^(uniform|maxmi)([1-8])$")
+
+
+def resolve_quantizer(name, num_tx=None, num_bits_per_symbol=None):
+    r"""A fresh LLR quantizer from its name.
+
+    Parameters
+    ----------
+    name : str
+        ``"uniform<b>"`` or ``"maxmi<b>"`` with ``b`` in 1..8, any scalar scheme of
+        :data:`kaq_sionna.softbits.STORAGE_SCHEMES`, or a shipped EQ-Net model name.
+    num_tx, num_bits_per_symbol : int | `None`
+        The link's; an EQ-Net model of another size is refused.
+
+    Output
+    ------
+    : (quantizer, joint)
+        ``joint`` is `True` for an :class:`~kaq_sionna.softbits.eqnet.EQNet`
+        (codes ``[..., N_t, K]`` matrices), `False` for a scalar compressor.
+
+    Raises
+    ------
+    SpecError
+        Unknown name, or an EQ-Net model of another link size.
+    """
+    from kaq_sionna.harq.eqnet_storage import eqnet_storage_names, resolve_storage
+    from kaq_sionna.softbits import (
+        DEFAULT_UNIFORM_CLIP,
+        STORAGE_SCHEMES,
+        MaxMIQuantizer,
+        UniformLLRQuantizer,
+    )
+
+    key = "[[detector]] (quantized-llr) quantizer"
+    m = _SCALAR_PATTERN.match(name) if isinstance(name, str) else None
+    if m is not None and name not in STORAGE_SCHEMES:
+        bits = int(m.group(2))
+        if m.group(1) == "uniform":
+            return UniformLLRQuantizer(bits, clip=DEFAULT_UNIFORM_CLIP), False
+        return MaxMIQuantizer(bits), False
+    models = eqnet_storage_names()
+    if name not in STORAGE_SCHEMES and name not in models:
+        raise SpecError(key, "uniform1..8, maxmi1..8, one of "
+                        + ", ".join([*STORAGE_SCHEMES, *models]), repr(name))
+    if name in models:
+        system = models[name]
+        for k, v in (("num_tx", num_tx), ("num_bits_per_symbol", num_bits_per_symbol)):
+            if v is not None and system.get(k) != v:
+                raise SpecError(key, f"an EQ-Net model for the link's {k} = {v}",
+                                f"{name!r}, a model for {k} = {system.get(k)}")
+    q = resolve_storage(name, num_tx, num_bits_per_symbol)
+    if hasattr(q, "eqnet"):
+        return q.eqnet, True
+    return q, False
+
+
+def _run_chunked(fns, y, h, s, chunk):
+    """LLRs over numpy inputs, ``chunk`` channel uses per call: ``fns[0]`` (XLA), else ``fns[1]``."""
+    out = []
+    for i in range(0, y.shape[0], chunk):
+        args = [tf.constant(v[i:i + chunk]) for v in (y, h, s)]
+        while True:
+            try:
+                out.append(fns[0](*args).numpy())
+                break
+            except Exception:  # noqa: BLE001 - no XLA kernel: fall back to graph mode
+                if len(fns) == 1:
+                    raise
+                fns.pop(0)
+    return np.concatenate(out, 0)
+
+
+def fit_source_llrs(source, num_tx, num_rx, num_bits_per_symbol, esno_db, samples_per_snr,
+                    seed=0, precision=None):
+    r"""LLRs of a source detector on a fixed-seed Rayleigh set (the quantizers' fitting data).
+
+    Uniform random bits -> QAM -> i.i.d. Rayleigh ``CN(0, 1/num_rx)`` flat
+    fading (:class:`kaq_sionna.channels.FlatFadingMIMOChannel`, a new matrix
+    per channel use) -> AWGN with ``N0 = 10^(-Es/N0 / 10)`` -> ``source``.
+    Reseeds ``sionna.phy.config.seed`` (from ``seed`` and the SNR index).
+
+    Parameters
+    ----------
+    source : callable
+        ``source(y, h, s) -> llr``.
+    num_tx, num_rx, num_bits_per_symbol : int
+    esno_db : list of float
+        Es/N0 values in dB.
+    samples_per_snr : int
+        Channel uses per SNR.
+    seed : int
+    precision : `None` | "single" | "double"
+
+    Output
+    ------
+    : [len(esno_db) * samples_per_snr, num_tx, num_bits_per_symbol], np.ndarray
+        LLRs.
+    """
+    from sionna.phy.channel import ApplyFlatFadingChannel
+    from sionna.phy.mapping import BinarySource, Mapper
+
+    from kaq_sionna.channels import FlatFadingMIMOChannel
+    from kaq_sionna.training.data import derive_seed
+    from kaq_sionna.training.eqnet_data import detector_chunk_size
+
+    nt, nr, nbps = num_tx, num_rx, num_bits_per_symbol
+    bsrc = BinarySource(precision=precision)
+    mapper = Mapper("qam", nbps, precision=precision)
+    channel = FlatFadingMIMOChannel(nt, nr, precision=precision)
+    apply = ApplyFlatFadingChannel(precision=precision)
+    chunk = detector_chunk_size(nt, nbps)
+    fns = [tf.function(lambda a, b, c: source(a, b, c), jit_compile=True),
+           tf.function(lambda a, b, c: source(a, b, c))]
+    out = []
+    for i, snr in enumerate(esno_db):
+        config.seed = derive_seed(seed, "quantized-llr-fit", i)
+        no = float(10.0 ** (-snr / 10.0))  # Es/N0 = 1/N0 (kaq_sionna.channels)
+        x = mapper(bsrc([samples_per_snr, nt * nbps]))          # [N, nt]
+        h = channel([samples_per_snr])                          # [N, nr, nt]
+        y = apply(x, h, tf.constant(no, h.dtype.real_dtype))    # [N, nr]
+        s = tf.cast(no * tf.eye(nr, batch_shape=[samples_per_snr]), h.dtype)
+        out.append(_run_chunked(fns, y.numpy(), h.numpy(), s.numpy(), chunk))
+    return np.concatenate(out, 0)
+
+
+class QuantizedLLRDetector(Block):
+    r"""A soft-bit source whose LLRs go through a quantizer's compress / decompress round trip.
+
+    ``llr = quantizer.decompress(quantizer.compress(clip(source(y, h, s))))``:
+    the LLRs the decoder reads back after storing the source's soft bits with
+    ``quantizer`` (paper 004, Fig. 9). See the module docstring for the fitting
+    of scalar quantizers and the clipping.
+
+    Parameters
+    ----------
+    source : callable
+        ``source(y, h, s) -> llr [..., num_tx, num_bits_per_symbol]``.
+    quantizer : compressor
+        A scalar compressor (elementwise ``compress`` / ``decompress``; fitted
+        if needed) or an :class:`~kaq_sionna.softbits.eqnet.EQNet` with
+        codebooks (``joint=True``).
+    joint : bool
+        `True` if ``quantizer`` codes ``[..., num_tx, num_bits_per_symbol]``
+        matrices (EQ-Net).
+    llr_clip : float
+        Source LLRs are clipped to :math:`\pm` ``llr_clip`` first.
+    precision : `None` | "single" | "double"
+
+    Input
+    -----
+    y : [..., num_rx], tf.complex
+    h : [..., num_rx, num_tx], tf.complex
+    s : [..., num_rx, num_rx], tf.complex
+
+    Output
+    ------
+    llr : [..., num_tx, num_bits_per_symbol], tf.float
+        Reconstructed LLRs, in the dtype of the source's LLRs.
+    """
+
+    def __init__(self, source, quantizer, joint=False, llr_clip=20.0, precision=None, **kwargs):
+        super().__init__(precision=precision, **kwargs)
+        self.source = source
+        self.quantizer = quantizer
+        self.joint = bool(joint)
+        self.llr_clip = float(llr_clip)
+
+    @property
+    def bits_per_soft_bit(self):
+        """`float` : Storage bits per soft bit of the quantizer"""
+        return float(self.quantizer.bits_per_soft_bit)
+
+    def call(self, y, h, s):
+        llr = self.source(y, h, s)
+        x = tf.clip_by_value(llr, -self.llr_clip, self.llr_clip)
+        if self.joint:
+            x = tf.cast(x, tf.float32)
+        out = self.quantizer.decompress(self.quantizer.compress(x))
+        return tf.cast(out, llr.dtype)
+
+
+# ------------------------------------------------------------------------ registry
+
+_PARAMS = (
+    Param("source", str, "ml", "registry name of the soft-bit source detector"),
+    Param("quantizer", str, "maxmi3", "uniform1..8, maxmi1..8, float16, float32 (elementwise) "
+          "or a shipped EQ-Net model name (joint over the streams of a channel use)"),
+    Param("fit_esno_db", list, list(DEFAULT_FIT_ESNO_DB),
+          "Es/N0 values (dB) of the fitting set of quantizers that need fitting (default: "
+          "those of the shipped EQ-Net's training data)"),
+    Param("fit_samples", int, 2000, "channel uses per fitting SNR", min=1),
+    Param("fit_seed", int, 0, "seed of the fitting set", min=0),
+    Param("llr_clip", float, 20.0, "source LLRs are clipped to +-llr_clip before quantization",
+          min=0.0, min_exclusive=True),
+)
+
+
+def _check(ctx, params):
+    if params["source"] == "quantized-llr":
+        raise SpecError("[[detector]] (quantized-llr) source", "a soft-bit source detector",
+                        "'quantized-llr' itself")
+    spec = get_detector_spec(params["source"])  # SpecError listing the names if unknown
+    if spec.check is not None:
+        from kaq_sionna.params import check_params
+
+        spec.check(ctx, check_params(spec.params, {}, f"[[detector]] ({params['source']})"))
+    if not params["fit_esno_db"]:
+        raise SpecError("[[detector]] (quantized-llr) fit_esno_db", "a non-empty list", "[]")
+    resolve_quantizer(params["quantizer"], ctx.num_tx, ctx.num_bits_per_symbol)
+
+
+def build_quantized_llr(ctx, source, quantizer, fit_esno_db, fit_samples, fit_seed=0,
+                        llr_clip=20.0):
+    """Factory of the ``"quantized-llr"`` registry entry (see :class:`QuantizedLLRDetector`)."""
+    from kaq_sionna.detection.registry import build_detector
+
+    _check(ctx, {"source": source, "quantizer": quantizer, "fit_esno_db": fit_esno_db})
+    det = build_detector(source, ctx)
+    q, joint = resolve_quantizer(quantizer, ctx.num_tx, ctx.num_bits_per_symbol)
+    if hasattr(q, "fit"):
+        llrs = fit_source_llrs(det, ctx.num_tx, ctx.num_rx, ctx.num_bits_per_symbol,
+                               fit_esno_db, fit_samples, fit_seed, ctx.precision)
+        q.fit(np.clip(llrs, -llr_clip, llr_clip))
+    return QuantizedLLRDetector(det, q, joint, llr_clip, precision=ctx.precision)
+
+
+register_detector(DetectorSpec(
+    "quantized-llr",
+    "a source detector's LLRs stored with a quantizer (scalar uniform / max-MI fitted on a "
+    "Rayleigh set, or a shipped EQ-Net) and read back (paper 004 Fig. 9)",
+    _PARAMS, build_quantized_llr, _check, source="kaq"))
