@@ -174,3 +174,26 @@ def parse_located(parse, data, where, error_cls):
         raise
     except SpecError as err:
         raise error_cls(err.key, err.expected, err.found, where) from None
+
+
+def check_sections(data, sections, required, extra=()):
+    """Validates the tables of a TOML document section by section.
+
+    ``sections`` maps a section name to its tuple of :class:`Param`; sections in
+    ``required`` must be present; ``extra`` names further allowed top-level keys
+    (validated by the caller). Returns ``{section: full parameter dict}``.
+    """
+    known = (*sections, *extra)
+    for key in data:
+        if key not in known:
+            raise SpecError(key, "one of the sections " + ", ".join(sorted(known)),
+                            f"unknown key {key!r}")
+    out = {}
+    for sec, params in sections.items():
+        if sec not in data and sec in required:
+            raise SpecError(f"[{sec}]", "a table", "nothing (the section is missing)")
+        table = data.get(sec, {})
+        if not isinstance(table, dict):
+            raise SpecError(f"[{sec}]", "a table", type(table).__name__)
+        out[sec] = check_params(params, table, f"[{sec}]")
+    return out

@@ -17,7 +17,7 @@ from kaq_sionna.params import (
     REQUIRED,
     Param,
     SpecError,
-    check_params,
+    check_sections,
     parse_located,
     read_toml_file,
 )
@@ -183,19 +183,7 @@ def parse_eqnet_scenario(data, where="<eqnet train scenario>"):
 
 
 def _parse(data, where):
-    known = (*SECTIONS, *OPTIONAL_TABLES)
-    for key in data:
-        if key not in known:
-            raise SpecError(key, "one of the sections " + ", ".join(sorted(known)),
-                            f"unknown key {key!r}")
-    out = {}
-    for sec, params in SECTIONS.items():
-        if sec not in data and sec in REQUIRED_SECTIONS:
-            raise SpecError(f"[{sec}]", "a table", "nothing (the section is missing)")
-        table = data.get(sec, {})
-        if not isinstance(table, dict):
-            raise SpecError(f"[{sec}]", "a table", type(table).__name__)
-        out[sec] = check_params(params, table, f"[{sec}]")
+    out = check_sections(data, SECTIONS, REQUIRED_SECTIONS, OPTIONAL_TABLES)
     source = data.get("source", {})
     if not isinstance(source, dict):
         raise SpecError("[source]", "a table of source-detector parameters",

@@ -15,7 +15,7 @@ from kaq_sionna.params import (
     REQUIRED,
     Param,
     SpecError,
-    check_params,
+    check_sections,
     parse_located,
     read_toml_file,
 )
@@ -128,18 +128,7 @@ def parse_train_scenario(data, where="<train scenario>"):
 
 
 def _parse(data, where):
-    for key in data:
-        if key not in SECTIONS:
-            raise SpecError(key, "one of the sections " + ", ".join(sorted(SECTIONS)),
-                            f"unknown key {key!r}")
-    out = {}
-    for sec, params in SECTIONS.items():
-        if sec not in data and sec in REQUIRED_SECTIONS:
-            raise SpecError(f"[{sec}]", "a table", "nothing (the section is missing)")
-        table = data.get(sec, {})
-        if not isinstance(table, dict):
-            raise SpecError(f"[{sec}]", "a table", type(table).__name__)
-        out[sec] = check_params(params, table, f"[{sec}]")
+    out = check_sections(data, SECTIONS, REQUIRED_SECTIONS)
     snr = out["system"]["snr_db"]
     if len(snr) != 2 or snr[0] > snr[1]:
         raise SpecError("[system] snr_db", "[lo, hi] with lo <= hi", repr(snr))
