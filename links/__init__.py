@@ -9,6 +9,9 @@ scenarios and the CLI build links from.
 import kaq_sionna  # noqa: F401  (imports TensorFlow quietly first)
 from links.coded_mimo import CodedMIMOLink
 from links.harq import HARQLink
+from links.ofdm import OFDMLink
+from links.pusch import PUSCHLink
 from links.registry import LINKS, LinkSpec, build_link
 
-__all__ = ["CodedMIMOLink", "HARQLink", "LINKS", "LinkSpec", "build_link"]
+__all__ = ["CodedMIMOLink", "OFDMLink", "PUSCHLink", "HARQLink", "LINKS", "LinkSpec",
+           "build_link"]

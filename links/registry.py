@@ -74,6 +74,154 @@ LINKS = {
 }
 
 
+def _ofdm_grid(p):
+    """The resource grid of ``[link]`` keys ``p``; a bad grid is a :class:`SpecError`."""
+    from links.ofdm import ofdm_resource_grid
+
+    try:
+        return ofdm_resource_grid(p["num_tx"], p["num_ofdm_symbols"], p["fft_size"],
+                                  p["subcarrier_spacing_khz"] * 1e3, p["cyclic_prefix_length"],
+                                  [int(v) for v in p["num_guard_carriers"]], p["dc_null"],
+                                  [int(v) for v in p["pilot_ofdm_symbol_indices"]])
+    except ValueError as err:
+        raise SpecError("[link] resource grid", "a valid OFDM resource grid", str(err)) from None
+
+
+def _check_int_list(p, key, length=None):
+    values = p[key]
+    if not all(float(v).is_integer() for v in values) or (length and len(values) != length):
+        what = f"a list of {length} integers" if length else "a list of integers"
+        raise SpecError(f"[link] {key}", what, values)
+
+
+def _check_ofdm(p):
+    _check_int_list(p, "num_guard_carriers", 2)
+    _check_int_list(p, "pilot_ofdm_symbol_indices")
+    if p["polarization"] == "dual":
+        for key in ("num_tx", "num_rx"):
+            if p[key] % 2:
+                raise SpecError(f"[link] {key}", "an even number of antennas with "
+                                "polarization = 'dual' (cross-polarised pairs)", p[key])
+    rg = _ofdm_grid(p)
+    n = int(rg.num_data_symbols) * p["num_bits_per_symbol"]
+    k = round(p["coderate"] * n)
+    if not 0 < k < n:
+        raise SpecError("[link] coderate", f"a rate giving 0 < k < n = {n}", p["coderate"])
+    if k > LDPC_MAX_K:
+        raise SpecError("[link] coderate", f"k <= {LDPC_MAX_K} (5G LDPC limit); the grid "
+                        f"carries n = {n} bits per stream, so coderate <= "
+                        f"{LDPC_MAX_K / n:.3f} or a smaller grid", p["coderate"])
+    if p["domain"] == "time" and p["csi"] == "perfect" and p["cyclic_prefix_length"] == 0:
+        raise SpecError("[link] cyclic_prefix_length", "> 0 in the time domain", 0)
+
+
+# Resource grid, CDL and receiver keys shared by the OFDM and PUSCH links.
+_CDL_PARAMS = (
+    Param("cdl_model", str, "C", "3GPP TR 38.901 CDL profile", choices=("A", "B", "C", "D", "E")),
+    Param("delay_spread_ns", float, 300.0, "RMS delay spread in ns", min=0.0, max=10000.0,
+          min_exclusive=True),
+    Param("ue_speed", float, 3.0, "user speed in m/s", min=0.0, max=150.0),
+    Param("carrier_frequency_ghz", float, 3.5, "carrier frequency in GHz", min=0.5, max=100.0),
+    Param("polarization", str, "dual", "antenna arrays at both ends: single (vertical) or "
+          "dual (cross-polarised pairs)", choices=("single", "dual")),
+    Param("csi", str, "ls", "LS channel estimation or perfect CSI", choices=("ls", "perfect")),
+    Param("num_bp_iter", int, 20, "LDPC belief-propagation iterations", min=1),
+)
+
+_OFDM_PARAMS = (
+    Param("num_tx", int, 4, "streams (= user antennas, no precoding)", min=1, max=16),
+    Param("num_rx", int, 4, "base-station antennas", min=1, max=64),
+    _NUM_BITS,
+    Param("coderate", float, 0.5, "LDPC code rate (k = round(coderate * n))", min=0.2,
+          max=0.95),
+    *_CDL_PARAMS,
+    Param("subcarrier_spacing_khz", float, 30.0, "subcarrier spacing in kHz",
+          choices=(15.0, 30.0, 60.0, 120.0)),
+    Param("fft_size", int, 76, "subcarriers of the grid (including guards and DC)", min=4,
+          max=4096),
+    Param("num_ofdm_symbols", int, 14, "OFDM symbols per slot", min=2, max=28),
+    Param("cyclic_prefix_length", int, 6, "cyclic prefix in samples", min=0),
+    Param("num_guard_carriers", list, [5, 6], "guard subcarriers [left, right]"),
+    Param("dc_null", bool, True, "null the DC subcarrier"),
+    Param("pilot_ofdm_symbol_indices", list, [2, 11], "OFDM symbols carrying the Kronecker "
+          "pilots"),
+    Param("domain", str, "freq", "channel per resource element (freq) or on the waveform "
+          "(time, includes inter-carrier interference)", choices=("freq", "time")),
+    Param("interpolation", str, "lin", "pilot interpolation of the LS estimator",
+          choices=("nn", "lin", "lin_time_avg")),
+)
+
+
+def _build_ofdm(detector, snr_type, **p):
+    from links.ofdm import OFDMLink
+
+    p = dict(p, num_guard_carriers=[int(v) for v in p["num_guard_carriers"]],
+             pilot_ofdm_symbol_indices=[int(v) for v in p["pilot_ofdm_symbol_indices"]])
+    return OFDMLink(detector, snr_type=snr_type, **p)
+
+
+LINKS["ofdm"] = LinkSpec(
+    "ofdm",
+    "5G LDPC-coded MIMO-OFDM uplink over 3GPP CDL A-E with LS or perfect CSI (OFDMLink)",
+    _OFDM_PARAMS, _build_ofdm, _check_ofdm)
+
+
+def _check_pusch(p):
+    from links.pusch import pusch_config
+
+    ports = p["num_antenna_ports"] or None
+    try:
+        cfg = pusch_config(p["num_tx"], ports, p["mcs_index"], p["mcs_table"], p["num_prb"],
+                           p["subcarrier_spacing_khz"], p["precoding"], p["tpmi"])
+    except ValueError as err:
+        raise SpecError("[link] PUSCH configuration", "a valid PUSCH configuration",
+                        str(err)) from None
+    if cfg.tb.num_bits_per_symbol != p["num_bits_per_symbol"]:
+        raise SpecError("[link] num_bits_per_symbol", f"{cfg.tb.num_bits_per_symbol} (the "
+                        f"modulation of MCS {p['mcs_index']} in table {p['mcs_table']})",
+                        p["num_bits_per_symbol"])
+    if p["polarization"] == "dual":
+        for key, value in (("num_antenna_ports", ports or p["num_tx"]),
+                           ("num_rx", p["num_rx"])):
+            if value % 2:
+                raise SpecError(f"[link] {key}", "an even number of antennas with "
+                                "polarization = 'dual'", value)
+
+
+_PUSCH_PARAMS = (
+    Param("num_tx", int, 2, "layers (streams)", min=1, max=4),
+    Param("num_rx", int, 4, "base-station antennas", min=1, max=64),
+    _NUM_BITS,
+    Param("mcs_index", int, 14, "TS 38.214 MCS index", min=0, max=28),
+    Param("mcs_table", int, 1, "TS 38.214 MCS table (1: up to 64-QAM, 2: up to 256-QAM)",
+          choices=(1, 2, 3, 4)),
+    Param("num_prb", int, 16, "physical resource blocks", min=1, max=275),
+    Param("subcarrier_spacing_khz", float, 30.0, "subcarrier spacing in kHz",
+          choices=(15.0, 30.0, 60.0)),
+    Param("precoding", str, "non-codebook", "PUSCH precoding", choices=("non-codebook",
+                                                                         "codebook")),
+    Param("num_antenna_ports", int, 0, "user antennas (0: one per layer)", min=0, max=4),
+    Param("tpmi", int, 0, "transmit precoding matrix indicator (codebook precoding)", min=0,
+          max=27),
+    *_CDL_PARAMS,
+)
+
+
+def _build_pusch(detector, snr_type, **p):
+    from links.pusch import PUSCHLink
+
+    p = dict(p, num_antenna_ports=p["num_antenna_ports"] or None)
+    return PUSCHLink(detector, snr_type=snr_type, **p)
+
+
+LINKS["pusch"] = LinkSpec(
+    "pusch",
+    "5G NR PUSCH (transport-block CRC, DMRS, layer mapping) over 3GPP CDL (PUSCHLink)",
+    _PUSCH_PARAMS, _build_pusch, _check_pusch)
+
+HARQ_LINK_TYPES = ("coded_mimo", "ofdm")
+
+
 def validate_link(link_type, params):
     """Checks ``[link]`` keys for ``link_type``; returns the full parameter dict."""
     if link_type not in LINKS:
@@ -125,8 +273,9 @@ def validate_harq(params, link_type, link):
 
     Returns the full parameter dict (``rv_sequence`` as ints, ``storage`` as names).
     """
-    if link_type != "coded_mimo":
-        raise SpecError("[harq]", "a link type with HARQ support (coded_mimo)", repr(link_type))
+    if link_type not in HARQ_LINK_TYPES:
+        raise SpecError("[harq]", "a link type with HARQ support (" + ", ".join(HARQ_LINK_TYPES)
+                        + ")", repr(link_type))
     if link.get("uncoded"):
         raise SpecError("[harq]", "a coded link ([link] uncoded = false)", "uncoded = true")
     given = dict(params)
