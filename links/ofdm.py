@@ -12,53 +12,13 @@ from sionna.phy.ofdm import (
     OFDMDetector,
     OFDMModulator,
     RemoveNulledSubcarriers,
-    ResourceGrid,
     ResourceGridMapper,
 )
-from sionna.phy.utils import hard_decisions
 
+from kaq_sionna.cdl import CSI_MODES, CDLOFDMChannel, ofdm_resource_grid
 from kaq_sionna.channels import SNR_TYPES, snr_db_to_no
-from links.cdl import CDLOFDMChannel
 
-CSI_MODES = ("ls", "perfect")
 INTERPOLATIONS = ("nn", "lin", "lin_time_avg")
-
-
-def ofdm_resource_grid(num_streams, num_ofdm_symbols=14, fft_size=76,
-                       subcarrier_spacing=30e3, cyclic_prefix_length=6,
-                       num_guard_carriers=(5, 6), dc_null=True,
-                       pilot_ofdm_symbol_indices=(2, 11), precision=None):
-    """One transmitter's :class:`~sionna.phy.ofdm.ResourceGrid` with ``num_streams`` streams and
-    orthogonal Kronecker pilots on the OFDM symbols ``pilot_ofdm_symbol_indices``.
-
-    Raises `ValueError` naming the parameter when the grid cannot be built.
-    """
-    symbols = list(pilot_ofdm_symbol_indices)
-    if not symbols or any(not 0 <= i < num_ofdm_symbols for i in symbols) \
-            or len(set(symbols)) != len(symbols):
-        raise ValueError(f"pilot_ofdm_symbol_indices must be distinct indices in "
-                         f"0..{num_ofdm_symbols - 1}, found {symbols}")
-    if len(symbols) >= num_ofdm_symbols:
-        raise ValueError("pilot_ofdm_symbol_indices leave no OFDM symbol for data "
-                         f"({len(symbols)} of {num_ofdm_symbols})")
-    if cyclic_prefix_length > fft_size:
-        raise ValueError(f"cyclic_prefix_length must be <= fft_size = {fft_size}, "
-                         f"found {cyclic_prefix_length}")
-    guards = list(num_guard_carriers)
-    effective = fft_size - sum(guards) - int(dc_null)
-    if len(guards) != 2 or min(guards) < 0 or effective <= 0:
-        raise ValueError(f"num_guard_carriers must be two counts >= 0 leaving subcarriers "
-                         f"for data in fft_size = {fft_size}, found {guards}")
-    if effective % num_streams:
-        raise ValueError(f"the {effective} effective subcarriers (fft_size - guards - DC) must "
-                         f"be a multiple of the number of streams {num_streams} for "
-                         "orthogonal Kronecker pilots")
-    return ResourceGrid(num_ofdm_symbols=num_ofdm_symbols, fft_size=fft_size,
-                        subcarrier_spacing=subcarrier_spacing, num_tx=1,
-                        num_streams_per_tx=num_streams,
-                        cyclic_prefix_length=cyclic_prefix_length,
-                        num_guard_carriers=guards, dc_null=dc_null, pilot_pattern="kronecker",
-                        pilot_ofdm_symbol_indices=symbols, precision=precision)
 
 
 class OFDMLink(Block):
@@ -68,7 +28,7 @@ class OFDMLink(Block):
     :class:`~sionna.phy.fec.ldpc.LDPC5GEncoder` ``(k, n)`` with the 5G bit interleaver
     (one codeword per stream and slot, ``n = num_data_symbols * num_bits_per_symbol``,
     ``k = round(coderate * n)``) -> QAM -> :class:`~sionna.phy.ofdm.ResourceGridMapper`
-    (Kronecker pilots) -> CDL channel (:class:`links.cdl.CDLOFDMChannel`, frequency or
+    (Kronecker pilots) -> CDL channel (:class:`kaq_sionna.cdl.CDLOFDMChannel`, frequency or
     time domain with OFDM (de)modulation) and AWGN -> LS channel estimation with
     interpolation (or perfect CSI) -> ``detector(y, h, s)`` inside
     :class:`~sionna.phy.ofdm.OFDMDetector`, which adds the channel-estimation error
@@ -183,7 +143,7 @@ class OFDMLink(Block):
 
     def draw_channel(self, batch_size):
         """One CDL realisation per slot: the pair ``(h, h_freq)`` of
-        :meth:`links.cdl.CDLOFDMChannel.draw` (e.g. kept across HARQ rounds)."""
+        :meth:`kaq_sionna.cdl.CDLOFDMChannel.draw` (e.g. kept across HARQ rounds)."""
         return self._channel.draw(batch_size)
 
     def receive(self, x_rg, no, h=None):
@@ -239,4 +199,4 @@ class OFDMLink(Block):
         return b, self._decoder(llr)
 
 
-__all__ = ["OFDMLink", "ofdm_resource_grid", "CSI_MODES", "INTERPOLATIONS"]
+__all__ = ["OFDMLink", "INTERPOLATIONS"]

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from kaq_sionna.cdl import CDL_PARAMS
 from kaq_sionna.params import Param, SpecError, check_params
 from links.coded_mimo import CodedMIMOLink
 
@@ -76,7 +77,7 @@ LINKS = {
 
 def _ofdm_grid(p):
     """The resource grid of ``[link]`` keys ``p``; a bad grid is a :class:`SpecError`."""
-    from links.ofdm import ofdm_resource_grid
+    from kaq_sionna.cdl import ofdm_resource_grid
 
     try:
         return ofdm_resource_grid(p["num_tx"], p["num_ofdm_symbols"], p["fft_size"],
@@ -115,16 +116,9 @@ def _check_ofdm(p):
         raise SpecError("[link] cyclic_prefix_length", "> 0 in the time domain", 0)
 
 
-# Resource grid, CDL and receiver keys shared by the OFDM and PUSCH links.
+# CDL keys (kaq_sionna.cdl) and receiver keys shared by the OFDM and PUSCH links.
 _CDL_PARAMS = (
-    Param("cdl_model", str, "C", "3GPP TR 38.901 CDL profile", choices=("A", "B", "C", "D", "E")),
-    Param("delay_spread_ns", float, 300.0, "RMS delay spread in ns", min=0.0, max=10000.0,
-          min_exclusive=True),
-    Param("ue_speed", float, 3.0, "user speed in m/s", min=0.0, max=150.0),
-    Param("carrier_frequency_ghz", float, 3.5, "carrier frequency in GHz", min=0.5, max=100.0),
-    Param("polarization", str, "dual", "antenna arrays at both ends: single (vertical) or "
-          "dual (cross-polarised pairs)", choices=("single", "dual")),
-    Param("csi", str, "ls", "LS channel estimation or perfect CSI", choices=("ls", "perfect")),
+    *CDL_PARAMS,
     Param("num_bp_iter", int, 20, "LDPC belief-propagation iterations", min=1),
 )
 

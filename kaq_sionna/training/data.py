@@ -2,7 +2,9 @@
 
 Every set is drawn by :func:`~kaq_sionna.quantization.calibration.rayleigh_mimo_batch`
 (the model of :mod:`kaq_sionna.channels`: i.i.d. ``CN(0, 1/num_rx)`` Rayleigh
-channel, unit-energy QAM, ``Es/N0 = 1/N0``) from a local generator whose seed
+channel, unit-energy QAM, ``Es/N0 = 1/N0``), or with ``[system] channel = "cdl"`` by
+:class:`kaq_sionna.cdl.CDLSampler` (per-resource-element samples of OFDM slots over
+CDL with LS or perfect CSI, one Es/N0 per slot), from a generator whose seed
 is derived from the scenario seed and a tag (``"train"`` and the epoch,
 ``"val"``, ``"calib"``, ``"eval"`` and the SNR). The data of an epoch
 therefore depends only on ``(seed, epoch)``: a resumed run sees exactly the
@@ -11,6 +13,7 @@ batches an uninterrupted run would have seen.
 
 import hashlib
 
+from kaq_sionna.cdl import cdl_sampler
 from kaq_sionna.quantization.calibration import rayleigh_mimo_batch
 
 
@@ -42,6 +45,10 @@ def training_set(system, num_samples, seed, *tags, snr_db=None, precision=None):
     : :class:`~kaq_sionna.quantization.calibration.MIMOBatch`
     """
     snr = tuple(system["snr_db"]) if snr_db is None else snr_db
+    if system.get("channel", "rayleigh") == "cdl":
+        sampler = cdl_sampler(system["num_tx"], system["num_rx"], system["num_bits_per_symbol"],
+                              system)
+        return sampler(num_samples, snr, derive_seed(seed, *tags))
     return rayleigh_mimo_batch(system["num_tx"], system["num_rx"], system["num_bits_per_symbol"],
                                num_samples, snr, seed=derive_seed(seed, *tags),
                                precision=precision)

@@ -32,6 +32,7 @@ from sionna.phy.channel import ApplyFlatFadingChannel
 from sionna.phy.fec.ldpc import LDPC5GEncoder
 from sionna.phy.mapping import BinarySource, Mapper
 
+from kaq_sionna.cdl import cdl_sampler
 from kaq_sionna.channels import FlatFadingMIMOChannel
 from kaq_sionna.detection.registry import LinkContext, build_detector
 from kaq_sionna.results import atomic_write_bytes
@@ -170,6 +171,8 @@ def generate_softbit_data(system, data, seed, source_params=None, say=None):
                          **(source_params or {}))
     chunk = data["detector_batch"] or detector_chunk_size(nt, nbps)
     detect = _Detect(det, chunk, data["jit_compile"], say)
+    if system["channel"] == "cdl":
+        return _softbit_data_cdl(system, data, seed, detect, say)
     source = BinarySource(precision="single")
     encoder = LDPC5GEncoder(k, n, num_bits_per_symbol=nbps, precision="single")
     mapper = Mapper("qam", nbps, precision="single")
@@ -206,6 +209,39 @@ def generate_softbit_data(system, data, seed, source_params=None, say=None):
             ci += 1
         say(f"  data: Es/N0 {snr:g} dB, {done} packets ({done * ncu} channel uses), "
             f"{time.time() - t0:.1f} s")
+    arrays = {f: np.concatenate(v, 0) for f, v in parts.items()}
+    return SoftBitDataset(**arrays, snr_db=[float(v) for v in data["snr_db"]])
+
+
+def _softbit_data_cdl(system, data, seed, detect, say):
+    """:func:`generate_softbit_data` over CDL: per-resource-element samples of OFDM slots
+    (:class:`kaq_sionna.cdl.CDLSampler`) carrying uniformly random bits instead of LDPC
+    codewords (the soft bits do not depend on the code), as many channel uses per SNR as
+    the Rayleigh set would have. ``no`` holds the noise plus channel-estimation error
+    variance that the detector was given (the mean diagonal of ``s``)."""
+    nt, nr, nbps = system["num_tx"], system["num_rx"], system["num_bits_per_symbol"]
+    sampler = cdl_sampler(nt, nr, nbps, system)
+    per_snr = data["packets_per_snr"] * (data["n"] // nbps)
+    parts = {f: [] for f in FIELDS}
+    shifts = np.arange(nbps - 1, -1, -1)
+    for si, snr in enumerate(data["snr_db"]):
+        t0 = time.time()
+        done, ci = 0, 0
+        while done < per_snr:
+            g = min(GENERATION_CHUNK, per_snr - done)
+            batch = sampler(g, float(snr), derive_seed(seed, "eqnet-data-cdl", si, ci))
+            llr = detect(batch.y.numpy(), batch.h.numpy(), batch.s.numpy())
+            ind = batch.ind.numpy()
+            parts["y"].append(batch.y.numpy().astype(np.complex64))
+            parts["h"].append(batch.h.numpy().astype(np.complex64))
+            no = np.real(np.diagonal(batch.s.numpy(), axis1=-2, axis2=-1)).mean(-1)
+            parts["no"].append(no.astype(np.float32))
+            parts["softbits"].append(llr_to_softbit(tf.constant(llr, tf.float32)).numpy())
+            parts["bits"].append(((ind[..., None] >> shifts) & 1).astype(np.uint8))
+            parts["snr_index"].append(np.full([g], si, np.int8))
+            done += g
+            ci += 1
+        say(f"  data (CDL): Es/N0 {snr:g} dB, {done} channel uses, {time.time() - t0:.1f} s")
     arrays = {f: np.concatenate(v, 0) for f, v in parts.items()}
     return SoftBitDataset(**arrays, snr_db=[float(v) for v in data["snr_db"]])
 

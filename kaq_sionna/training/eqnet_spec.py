@@ -12,6 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from kaq_sionna.cdl import CDL_PARAMS, channel_system_keys
 from kaq_sionna.detection.registry import LinkContext, validate_detector
 from kaq_sionna.params import (
     REQUIRED,
@@ -49,12 +50,14 @@ SYSTEM_KEYS = (
     Param("num_tx", int, 2, "transmitted streams N_t", min=1, max=64),
     Param("num_rx", int, 2, "receive antennas", min=1, max=256),
     Param("num_bits_per_symbol", int, 6, "QAM order in bits K", choices=(2, 4, 6, 8)),
-    Param("channel", str, "rayleigh", "flat-fading model (kaq_sionna.channels)",
-          choices=("rayleigh", "kronecker")),
+    Param("channel", str, "rayleigh", "flat-fading model (kaq_sionna.channels) or "
+          "per-resource-element samples of an OFDM slot over CDL (kaq_sionna.cdl.CDLSampler)",
+          choices=("rayleigh", "kronecker", "cdl")),
     Param("tx_corr", float, 0.0, "exponential correlation at the transmitter (kronecker)",
           min=0.0, max=0.999),
     Param("rx_corr", float, 0.0, "exponential correlation at the receiver (kronecker)",
           min=0.0, max=0.999),
+    *CDL_PARAMS,
 )
 DATA_KEYS = (
     Param("source", str, "ml", "registry detector giving the soft bits to learn"),
@@ -184,6 +187,7 @@ def parse_eqnet_scenario(data, where="<eqnet train scenario>"):
 
 def _parse(data, where):
     out = check_sections(data, SECTIONS, REQUIRED_SECTIONS, OPTIONAL_TABLES)
+    out["system"] = channel_system_keys(out["system"])
     source = data.get("source", {})
     if not isinstance(source, dict):
         raise SpecError("[source]", "a table of source-detector parameters",

@@ -10,6 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from kaq_sionna.cdl import CDL_PARAMS, channel_system_keys
 from kaq_sionna.detection.unfolded import PROXES
 from kaq_sionna.params import (
     REQUIRED,
@@ -41,6 +42,10 @@ SYSTEM_KEYS = (
     Param("num_rx", int, 16, "receive antennas", min=1, max=256),
     Param("num_bits_per_symbol", int, 4, "QAM order in bits", choices=(2, 4, 6, 8)),
     Param("snr_db", list, [0.0, 25.0], "[lo, hi]: Es/N0 in dB drawn uniformly per sample"),
+    Param("channel", str, "rayleigh", "i.i.d. Rayleigh (the paper) or per-resource-element "
+          "samples of an OFDM slot over CDL (kaq_sionna.cdl.CDLSampler)",
+          choices=("rayleigh", "cdl")),
+    *CDL_PARAMS,
 )
 TRAINING_KEYS = (
     Param("epochs", int, 50, "training epochs (ptq: fp32 epochs before calibration)", min=0),
@@ -129,6 +134,9 @@ def parse_train_scenario(data, where="<train scenario>"):
 
 def _parse(data, where):
     out = check_sections(data, SECTIONS, REQUIRED_SECTIONS)
+    out["system"] = channel_system_keys(out["system"])
+    if out["system"]["channel"] == "rayleigh":
+        del out["system"]["channel"]  # the original schema: fingerprints stay unchanged
     snr = out["system"]["snr_db"]
     if len(snr) != 2 or snr[0] > snr[1]:
         raise SpecError("[system] snr_db", "[lo, hi] with lo <= hi", repr(snr))
