@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from kaq_sionna.cdl import CDLSampler
 from kaq_sionna.detection import LinkContext, build_detector
