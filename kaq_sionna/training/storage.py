@@ -59,6 +59,13 @@ def canonical_name(model_type, quant, bits, num_tx, num_rx, num_bits_per_symbol)
             f"{2 ** num_bits_per_symbol}qam")
 
 
+def channel_suffix(system):
+    """Name suffix of models trained on CDL (``-cdlc`` for CDL-C), empty for Rayleigh."""
+    if system.get("channel") == "cdl":
+        return f"-cdl{system['cdl_model'].lower()}"
+    return ""
+
+
 def layer_config(det):
     """The JSON-serialisable description of a detector's structure."""
     cfg = det.get_config()
