@@ -1,6 +1,11 @@
 """Sionna's MIMO detectors under registry names (``lmmse``, ``zf``, ``kbest``, ``ep``,
 ``mmse-pic``, ``ml``), all with soft-bit (LLR) output."""
 
+import contextlib
+import types
+
+import numpy as np
+import sionna.phy.mimo.detection as _sionna_detection
 import tensorflow as tf
 from sionna.phy import Block
 from sionna.phy.mimo import (
@@ -51,6 +56,35 @@ def _ml(ctx, demapping_method):
                                      ctx.num_bits_per_symbol, precision=ctx.precision)
 
 
+@contextlib.contextmanager
+def _bounded_path_counts():
+    """Sionna 1.2's KBestDetector computes ``num_points ** num_streams`` as a Python int and
+    passes it to ``np.minimum``, which overflows for 2**63 paths or more (16x16 16-QAM).
+    Within this context its module sees an ``np.minimum`` that caps Python ints at 2**62 (the
+    result is ``min(k, ...)`` = k either way)."""
+    def minimum(a, b):
+        cap = 2 ** 62
+        return np.minimum(min(a, cap) if isinstance(a, int) else a,
+                          min(b, cap) if isinstance(b, int) else b)
+
+    shim = types.SimpleNamespace(**{n: getattr(np, n) for n in dir(np) if not n.startswith("__")})
+    shim.minimum = minimum
+    saved = _sionna_detection.np
+    _sionna_detection.np = shim
+    try:
+        yield
+    finally:
+        _sionna_detection.np = saved
+
+
+def _kbest(ctx, list_size, llr_clip):
+    list2llr = List2LLRSimple(ctx.num_bits_per_symbol, llr_clip_val=llr_clip,
+                              precision=ctx.precision)
+    with _bounded_path_counts():
+        return KBestDetector("bit", ctx.num_tx, list_size, "qam", ctx.num_bits_per_symbol,
+                             list2llr=list2llr, precision=ctx.precision)
+
+
 def _linear(equalizer):
     def factory(ctx, demapping_method):
         return LinearDetector(equalizer, "bit", demapping_method, "qam",
@@ -86,11 +120,7 @@ for _spec in (
          Param("llr_clip", float, 20.0, "magnitude of the LLRs of bits without a "
                "counter-hypothesis in the list (Sionna's default 20 hurts LDPC decoding; "
                "4-8 is better in coded links)", min=0.0, min_exclusive=True)),
-        lambda ctx, list_size, llr_clip: KBestDetector(
-            "bit", ctx.num_tx, list_size, "qam", ctx.num_bits_per_symbol,
-            list2llr=List2LLRSimple(ctx.num_bits_per_symbol, llr_clip_val=llr_clip,
-                                    precision=ctx.precision),
-            precision=ctx.precision)),
+        lambda ctx, list_size, llr_clip: _kbest(ctx, list_size, llr_clip)),
     DetectorSpec(
         "ep", "expectation propagation (sionna EPDetector)",
         (Param("num_iter", int, 10, "EP iterations", min=1),
