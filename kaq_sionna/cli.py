@@ -1,4 +1,5 @@
-"""The ``kaq-sionna`` command: ``run``, ``train``, ``harq-memory``, ``list`` and ``bench``.
+"""The ``kaq-sionna`` command: ``run``, ``train``, ``harq-memory``, ``list``, ``bench`` and
+``export``.
 
 Exit codes: 0 success, 1 unexpected failure, 2 user error (bad scenario,
 unknown name, conflicting results), 130 interrupted (finished points kept).
@@ -168,11 +169,61 @@ def _cmd_list(args):
     return 0
 
 
+def _cmd_bench_detectors(args):
+    from kaq_sionna.bench_detectors import (
+        bench_detectors,
+        format_table,
+        format_wide_table,
+        write_json,
+    )
+
+    try:
+        batches = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
+    except ValueError:
+        raise UserError(f"--batch-sizes: expected comma-separated integers, found "
+                        f"{args.batch_sizes!r}") from None
+    threads = [t.strip() for t in args.thread_settings.split(",") if t.strip()]
+    if not batches or min(batches) < 1:
+        raise UserError("--batch-sizes: expected positive integers")
+    if not threads or any(t != "all" and not (t.isdigit() and int(t) > 0) for t in threads):
+        raise UserError(f"--threads: expected comma-separated positive integers or 'all', "
+                        f"found {args.thread_settings!r}")
+    repeats = 15 if args.repeats is None else args.repeats
+    if repeats < 1 or args.min_time < 0 or args.max_cell_seconds <= 0:
+        raise UserError("--repeats, --max-cell-seconds: expected positive numbers; "
+                        "--min-time: >= 0")
+    if args.json:
+        from kaq_sionna.deploy.export import check_writable
+
+        try:
+            check_writable(args.json, "--json")
+        except OSError as err:
+            raise UserError(str(err)) from None
+    models = [m.strip() for m in args.models.split(",")] if args.models else None
+    try:
+        result = bench_detectors(args.system, batches, threads, repeats, args.min_time,
+                                 args.max_cell_seconds, models, xnnpack=not args.no_xnnpack,
+                                 stream=sys.stdout)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    result["command"] = "kaq-sionna " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    print("\n" + format_table(result))
+    for t in result["config"]["thread_values"]:
+        print("\n" + format_wide_table(result, t))
+    if args.json:
+        write_json(args.json, result)
+        print(f"\nwrote {args.json}")
+    return 0
+
+
 def _cmd_bench(args):
     from kaq_sionna.bench import bench_link, format_link_table, write_json
 
+    if args.what == "detectors":
+        return _cmd_bench_detectors(args)
     if args.what != "link":
-        raise UserError(f"bench: expected one of 'link', found {args.what!r}")
+        raise UserError(f"bench: expected one of 'link', 'detectors', found {args.what!r}")
+    args.repeats = 5 if args.repeats is None else args.repeats
     modes = [m.strip() for m in args.modes.split(",")]
     bad = [m for m in modes if m not in ("eager", "graph", "xla")]
     if bad:
@@ -186,6 +237,71 @@ def _cmd_bench(args):
     if args.json:
         write_json(args.json, result)
         print(f"\nwrote {args.json}")
+    return 0
+
+
+def _parse_floats(text, option):
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UserError(f"{option}: expected comma-separated numbers, found {text!r}") from None
+    if not values:
+        raise UserError(f"{option}: expected at least one number")
+    return values
+
+
+def _cmd_export(args):
+    from kaq_sionna.deploy.check import ber_table, check_export, format_check
+    from kaq_sionna.deploy.export import check_writable, export_model, write_model
+    from kaq_sionna.deploy.targets import ExportTarget
+    from kaq_sionna.results import atomic_write_text
+
+    if args.check_samples < 1 or args.ber_samples < 1 or args.calibration_samples < 1:
+        raise UserError("--check-samples, --ber-samples and --calibration-samples: expected "
+                        "positive integers")
+    snrs = _parse_floats(args.ber_snr, "--ber-snr") if args.ber else []
+    try:  # fail before the conversion, not after
+        check_writable(args.out)
+        if args.report:
+            check_writable(args.report, "--report")
+    except OSError as err:
+        raise UserError(str(err)) from None
+    try:
+        target = ExportTarget(args.model, args.part)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    if args.ber and target.part not in ("detector", "estimation"):
+        raise UserError(f"--ber: expected a detector export (part detector or estimation), "
+                        f"found part {target.part!r}")
+    try:
+        target, precision, content = export_model(args.model, args.precision, target=target,
+                                                  calibration_samples=args.calibration_samples,
+                                                  int8_everywhere=args.int8_everywhere)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    try:
+        write_model(args.out, content)
+    except OSError as err:
+        raise UserError(f"--out {args.out}: cannot write ({err})") from None
+    print(f"wrote {args.out} ({len(content)} bytes): {target.name} [{target.part}] {precision}",
+          flush=True)
+    report = check_export(target, content, precision, num_samples=args.check_samples,
+                          num_threads=args.threads or 1)
+    rows = None
+    if snrs:
+        rows = ber_table(target, content, snrs, num_samples=args.ber_samples,
+                         num_threads=args.threads or 1)
+        report["ber"] = rows
+    report["file"] = str(args.out)
+    report["command"] = "kaq-sionna " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    print(format_check(report, rows))
+    if args.report:
+        atomic_write_text(args.report, json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.report}")
+    if not report["passed"]:
+        print(f"error: the exported model is outside the {precision} tolerance (see above)",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -246,12 +362,56 @@ def build_parser():
     lst.set_defaults(func=_cmd_list)
 
     bench = sub.add_parser("bench", help="speed benchmarks (ratios measured in one run)")
-    bench.add_argument("what", choices=["link"], help="what to benchmark")
-    bench.add_argument("--batch-size", type=int, default=256)
-    bench.add_argument("--repeats", type=int, default=5)
-    bench.add_argument("--modes", default="eager,graph,xla")
+    bench.add_argument("what", choices=["link", "detectors"], help="what to benchmark: "
+                       "'link' (CodedMIMOLink vs plain Sionna) or 'detectors' (latency and "
+                       "memory of detectors in TF and LiteRT, see docs/performance.md)")
+    bench.add_argument("--batch-size", type=int, default=256, help="link: codewords per stream")
+    bench.add_argument("--repeats", type=int, default=None,
+                       help="timed repetitions (default: link 5, detectors 15)")
+    bench.add_argument("--modes", default="eager,graph,xla", help="link: TF modes")
+    bench.add_argument("--batch-sizes", default="1,16,8192",
+                       help="detectors: channel uses per call")
+    bench.add_argument("--threads", dest="thread_settings", default="1,all",
+                       help="detectors: thread settings, comma-separated integers or 'all' "
+                       "(each runs in its own worker process)")
+    bench.add_argument("--system", default="4x4-16qam",
+                       help="detectors: <ntx>x<nrx>-<M>qam of the shipped models to use")
+    bench.add_argument("--models", default=None,
+                       help="detectors: comma-separated row names (default: all; "
+                       "see kaq_sionna/bench_detectors.py)")
+    bench.add_argument("--max-cell-seconds", type=float, default=60.0,
+                       help="detectors: skip a (model, batch) whose timing would take longer")
+    bench.add_argument("--min-time", type=float, default=0.02,
+                       help="detectors: each timed repetition loops until this many seconds")
+    bench.add_argument("--no-xnnpack", action="store_true",
+                       help="detectors: LiteRT rows with the builtin kernels only (no XNNPACK)")
     bench.add_argument("--json", help="also write the result as JSON to this file")
     bench.set_defaults(func=_cmd_bench)
+
+    ex = sub.add_parser("export", help="export a shipped model to a LiteRT (TFLite) file and "
+                        "check it against the TF model (see docs/deployment.md)")
+    ex.add_argument("model", help="pretrained model name (kaq-sionna list)")
+    ex.add_argument("--out", required=True, help="output .tflite file")
+    ex.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "int8"],
+                    help="auto: int8 for models trained with quantized activations, else fp32")
+    ex.add_argument("--part", default=None, help="pgdnet/admmnet: detector (default) or "
+                    "network (estimate only); eqnet: estimation (default), encoder, decoder")
+    ex.add_argument("--calibration-samples", type=int, default=1024,
+                    help="int8: channel uses in the representative dataset")
+    ex.add_argument("--int8-everywhere", action="store_true",
+                    help="int8: also quantize the ops that are kept in float by default "
+                    "(soft output, KAQ step, ADMM inverse, ...; see docs/deployment.md)")
+    ex.add_argument("--check-samples", type=int, default=2000,
+                    help="channel uses on which the export is compared with the TF model")
+    ex.add_argument("--ber", action="store_true", help="also measure the uncoded BER of the "
+                    "export, its TF twin and the fp32-trained model at --ber-snr")
+    ex.add_argument("--ber-snr", default="10,15,20,25", help="Es/N0 points (dB) of --ber")
+    ex.add_argument("--ber-samples", type=int, default=20000, help="channel uses per point")
+    ex.add_argument("--report", help="also write the check report as JSON to this file")
+    ex.add_argument("--threads", type=int, default=0,
+                    help="TensorFlow intra/inter-op threads and LiteRT threads (0: TensorFlow's "
+                    "default, LiteRT 1 thread)")
+    ex.set_defaults(func=_cmd_export)
     return parser
 
 
