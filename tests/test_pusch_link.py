@@ -97,3 +97,12 @@ def test_shipped_pgdnet_runs_as_pusch_detector():
 def test_invalid_pusch_parameters_fail_clearly(key, value, expected):
     with pytest.raises(SpecError, match=expected):
         validate_link("pusch", {**SMALL, key: value})
+
+
+def test_codebook_precoding_decodes_at_high_snr():
+    det = build_detector("lmmse", LinkContext(2, 4, 4))
+    for csi in ("ls", "perfect"):
+        link = PUSCHLink(det, **{**SMALL, "num_antenna_ports": 4}, precoding="codebook", tpmi=0,
+                         csi=csi)
+        _, _, crc = link.transmit(8, tf.constant(30.0))
+        assert bool(tf.reduce_all(crc))
