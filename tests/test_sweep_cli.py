@@ -108,7 +108,7 @@ def test_cli_exit_codes(tiny, tmp_path, capsys):
     listing = json.loads(capsys.readouterr().out)
     assert {"lmmse", "zf", "kbest", "ep", "mmse-pic", "ml"} <= {d["name"] for d in
                                                                listing["detectors"]}
-    assert [lk["name"] for lk in listing["links"]] == ["coded_mimo"]
+    assert [lk["name"] for lk in listing["links"]] == ["coded_mimo", "ofdm", "pusch"]
 
     bad = tmp_path / "bad.toml"
     bad.write_text(TINY.replace("num_bits_per_symbol = 2", "num_bits_per_symbol = 3"))
