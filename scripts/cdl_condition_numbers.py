@@ -11,7 +11,7 @@ import numpy as np
 
 
 def main(num_slots=64, seed=1):
-    import kaq_sionna  # noqa: F401  (imports TensorFlow quietly)
+    import kaq_sionna  # noqa: F401, I001  (imports TensorFlow quietly, first)
     from sionna.phy import config
 
     from kaq_sionna.cdl import CDLOFDMChannel, ofdm_resource_grid

@@ -15,7 +15,9 @@ gets there on the grid. A gap ``A - B`` > 0 dB means A needs more SNR than B.
 
 Run from the repository root::
 
-    python scripts/summarize_kaq.py
+    python scripts/summarize_kaq.py                 # 4x4
+    python scripts/summarize_kaq.py --size 16x16    # the paper's size: results/kaq_*_16x16_16qam
+                                                    # -> results/kaq/summary_16x16.json, *_16x16_16qam.png
 """
 
 import json
@@ -24,8 +26,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "kaq"
-FIG4 = ROOT / "results" / "kaq_fig4_4x4_16qam" / "results.json"
-CODED = ROOT / "results" / "kaq_coded_4x4_16qam" / "results.json"
+
+
+def sources(size):
+    """The Fig. 4 and coded-BLER result files of system size ``size`` ("4x4" or "16x16")."""
+    return (ROOT / "results" / f"kaq_fig4_{size}_16qam" / "results.json",
+            ROOT / "results" / f"kaq_coded_{size}_16qam" / "results.json")
+
 NETS = ("pgdnet", "admmnet")
 VARIANTS = ("fp32", "fp16", "ptq8", "ptq4", "qatmse8", "qatmse4", "kaq8", "kaq4")
 
@@ -106,7 +113,10 @@ def plot(doc_curves, key, xlabel, out, title):
     plt.close(fig)
 
 
-def main():
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    size = argv[argv.index("--size") + 1] if "--size" in argv else "4x4"
+    FIG4, CODED = sources(size)
     unc, cod = curves(FIG4), curves(CODED)
     ber = crossings(unc, "ber", (1e-1, 1e-2))
     bler = crossings(cod, "bler", (1e-1, 1e-2))
@@ -133,13 +143,15 @@ def main():
                "uncoded_esno_db_at_ber": ber, "coded_ebno_db_at_bler": bler, "gaps_db": rows,
                "uncoded_ber_at_25db": {k: c["ber"][-1] for k, c in unc.items()
                                        if c["snr_db"] and c["snr_db"][-1] == 25.0}}
-    (OUT / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    name = "summary.json" if size == "4x4" else f"summary_{size}.json"
+    (OUT / name).write_text(json.dumps(summary, indent=2) + "\n")
+    note = " (paper Fig. 4 is 16x16)" if size == "4x4" else " (paper Fig. 4)"
     if unc:
-        plot(unc, "ber", r"$E_s/N_0$ [dB]", OUT / "fig4_ber_4x4_16qam.png",
-             "Uncoded BER, 4x4 16-QAM, Rayleigh (paper Fig. 4 is 16x16)")
+        plot(unc, "ber", r"$E_s/N_0$ [dB]", OUT / f"fig4_ber_{size}_16qam.png",
+             f"Uncoded BER, {size} 16-QAM, Rayleigh{note}")
     if cod:
-        plot(cod, "bler", r"$E_b/N_0$ [dB]", OUT / "coded_bler_4x4_16qam.png",
-             "Coded BLER, 4x4 16-QAM, LDPC (512, 1024), Rayleigh")
+        plot(cod, "bler", r"$E_b/N_0$ [dB]", OUT / f"coded_bler_{size}_16qam.png",
+             f"Coded BLER, {size} 16-QAM, LDPC (512, 1024), Rayleigh")
 
     labels = sorted(set(ber) | set(bler), key=lambda s: (s not in ("lmmse", "kbest"), s))
     print("| detector | Es/N0 @ BER 1e-1 | Es/N0 @ BER 1e-2 | BER @ 25 dB "
@@ -160,7 +172,7 @@ def main():
         print(f"| {r['claim']} | {r['a']} - {r['b']} | {fmt(r['uncoded_ber_1e-1'])} | "
               f"{fmt(r['uncoded_ber_1e-2'])} | {b25} | {fmt(r['coded_bler_1e-1'])} | "
               f"{fmt(r['coded_bler_1e-2'])} |")
-    print(f"\nwrote {OUT / 'summary.json'}", file=sys.stderr)
+    print(f"\nwrote {OUT / name}", file=sys.stderr)
     return 0
 
 
