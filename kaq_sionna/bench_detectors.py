@@ -120,15 +120,21 @@ def default_rows(system="4x4-16qam"):
             BenchRow(f"{fam}-kaq4/litert-int8/network", "litert", "int8", kaq4, "network",
                      f"{fam}-fp32/litert-fp32/network"),
         ]
-    eq = f"eqnet-l-{system}"
-    for part in ("estimation", "quantization"):
-        rows += [
-            BenchRow(f"eqnet-l/{part}/tf", "tf", "fp32", eq, part),
-            BenchRow(f"eqnet-l/{part}/litert-fp32", "litert", "fp32", eq, part,
-                     f"eqnet-l/{part}/tf"),
-            BenchRow(f"eqnet-l/{part}/litert-int8", "litert", "int8", eq, part,
-                     f"eqnet-l/{part}/litert-fp32"),
-        ]
+    for variant in ("l", "p"):  # EQ-Net-L always; EQ-Net-P when it is shipped
+        eq, tag = f"eqnet-{variant}-{system}", f"eqnet-{variant}"
+        if variant == "p":
+            from kaq_sionna import pretrained
+
+            if eq not in pretrained.available():
+                continue
+        for part in ("estimation", "quantization"):
+            rows += [
+                BenchRow(f"{tag}/{part}/tf", "tf", "fp32", eq, part),
+                BenchRow(f"{tag}/{part}/litert-fp32", "litert", "fp32", eq, part,
+                         f"{tag}/{part}/tf"),
+                BenchRow(f"{tag}/{part}/litert-int8", "litert", "int8", eq, part,
+                         f"{tag}/{part}/litert-fp32"),
+            ]
     return rows
 
 
