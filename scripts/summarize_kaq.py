@@ -118,6 +118,11 @@ def main(argv=None):
     size = argv[argv.index("--size") + 1] if "--size" in argv else "4x4"
     FIG4, CODED = sources(size)
     unc, cod = curves(FIG4), curves(CODED)
+    # supplements (models shipped after a sweep started): their curves join, the main file wins
+    for main_curves, path in ((unc, FIG4), (cod, CODED)):
+        extra = path.parent.with_name(path.parent.name + "_admm_qatmse") / "results.json"
+        for label, curve in curves(extra).items():
+            main_curves.setdefault(label, curve)
     ber = crossings(unc, "ber", (1e-1, 1e-2))
     bler = crossings(cod, "bler", (1e-1, 1e-2))
     rows = []
