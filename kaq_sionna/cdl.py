@@ -20,6 +20,8 @@ from sionna.phy.channel.tr38901 import CDL, AntennaArray
 from sionna.phy.mapping import Constellation
 from sionna.phy.ofdm import (
     LSChannelEstimator,
+    OFDMDemodulator,
+    OFDMModulator,
     RemoveNulledSubcarriers,
     ResourceGrid,
     ResourceGridMapper,
@@ -183,6 +185,74 @@ class CDLOFDMChannel(Block):
         return self._apply(x, h, no)
 
 
+class CDLFrontEnd(Block):
+    r"""One OFDM slot from the mapped grid to the detector's inputs: CDL channel and AWGN
+    (:class:`CDLOFDMChannel`; in the time domain with OFDM modulation and demodulation), then
+    LS channel estimation with interpolation or perfect CSI. Shared by
+    :class:`links.OFDMLink` and :class:`CDLSampler`.
+
+    Parameters
+    ----------
+    resource_grid : :class:`~sionna.phy.ofdm.ResourceGrid`
+    model, delay_spread, carrier_frequency, ue_speed, num_ut_ant, num_bs_ant, polarization,
+    domain
+        As in :class:`CDLOFDMChannel`.
+    csi : "ls" | "perfect"
+    interpolation : "nn" | "lin" | "lin_time_avg"
+        Pilot interpolation of the LS estimator.
+
+    Input
+    -----
+    x_rg : [batch, 1, num_ut_ant, num_ofdm_symbols, fft_size], tf.complex
+    no : tf.float, scalar or [batch]
+        Noise variance per resource element.
+    h : `None` | output of :meth:`draw`
+        `None` draws a new channel.
+
+    Output
+    ------
+    y : [batch, 1, num_bs_ant, num_ofdm_symbols, fft_size], tf.complex
+    h_hat : [batch, 1, num_bs_ant, 1, num_ut_ant, num_ofdm_symbols, num_effective_subcarriers]
+    err_var : tf.float, broadcastable to ``h_hat``
+    """
+
+    def __init__(self, resource_grid, model="C", delay_spread=300e-9, carrier_frequency=3.5e9,
+                 ue_speed=3.0, num_ut_ant=4, num_bs_ant=4, polarization="dual",
+                 domain="freq", csi="ls", interpolation="lin", precision=None, **kwargs):
+        super().__init__(precision=precision, **kwargs)
+        if csi not in CSI_MODES:
+            raise ValueError(f"csi must be one of {CSI_MODES}, found {csi!r}")
+        self.csi, self.domain = csi, domain
+        rg = resource_grid
+        self._channel = CDLOFDMChannel(rg, model, delay_spread, carrier_frequency, ue_speed,
+                                       num_ut_ant, num_bs_ant, polarization, domain,
+                                       precision=precision)
+        if domain == "time":
+            self._modulator = OFDMModulator(rg.cyclic_prefix_length, precision=precision)
+            self._demodulator = OFDMDemodulator(rg.fft_size, self._channel._l_min,
+                                                rg.cyclic_prefix_length, precision=precision)
+        self._estimator = LSChannelEstimator(rg, interpolation_type=interpolation,
+                                             precision=precision)
+        self._remove_nulled = RemoveNulledSubcarriers(rg, precision=precision)
+
+    def draw(self, batch_size):
+        """One channel realisation per slot: :meth:`CDLOFDMChannel.draw`."""
+        return self._channel.draw(batch_size)
+
+    def call(self, x_rg, no, h=None):
+        if h is None:
+            h = self.draw(tf.shape(x_rg)[0])
+        h_apply, h_freq = h
+        if self.domain == "freq":
+            y = self._channel(x_rg, h_apply, no)
+        else:
+            y = self._demodulator(self._channel(self._modulator(x_rg), h_apply, no))
+        if self.csi == "perfect":
+            return y, self._remove_nulled(h_freq), tf.zeros([], self.rdtype)
+        h_hat, err_var = self._estimator(y, no)
+        return y, h_hat, err_var
+
+
 # Scenario keys of a CDL channel, shared by the OFDM/PUSCH links and the trainers' [system].
 CDL_PARAMS = (
     Param("cdl_model", str, "C", "3GPP TR 38.901 CDL profile", choices=CDL_MODELS),
@@ -221,18 +291,14 @@ class CDLSampler:
                  delay_spread_ns=300.0, ue_speed=3.0, carrier_frequency_ghz=3.5,
                  polarization="dual", csi="ls", fft_size=76, num_ofdm_symbols=14,
                  precision="single"):
-        if csi not in CSI_MODES:
-            raise ValueError(f"csi must be one of {CSI_MODES}, found {csi!r}")
-        self.num_tx, self.num_rx, self.csi = num_tx, num_rx, csi
+        self.num_tx, self.num_rx = num_tx, num_rx
         self.rg = ofdm_resource_grid(num_tx, num_ofdm_symbols, fft_size, precision=precision)
         self._points = Constellation("qam", num_bits_per_symbol, precision=precision).points
         self._nbps = num_bits_per_symbol
-        self._channel = CDLOFDMChannel(self.rg, cdl_model, delay_spread_ns * 1e-9,
-                                       carrier_frequency_ghz * 1e9, ue_speed, num_tx, num_rx,
-                                       polarization, "freq", precision=precision)
+        self._front = CDLFrontEnd(self.rg, cdl_model, delay_spread_ns * 1e-9,
+                                  carrier_frequency_ghz * 1e9, ue_speed, num_tx, num_rx,
+                                  polarization, "freq", csi, "lin", precision=precision)
         self._rg_mapper = ResourceGridMapper(self.rg, precision=precision)
-        self._estimator = LSChannelEstimator(self.rg, interpolation_type="lin",
-                                             precision=precision)
         self._remove_nulled = RemoveNulledSubcarriers(self.rg, precision=precision)
         # data resource elements of the (nulled-carrier-free) grid, same for every stream
         mask = self.rg.pilot_pattern.mask.numpy()[0, 0].reshape(-1)  # [sym * eff_sc]
@@ -266,23 +332,16 @@ class CDLSampler:
         else:
             snr = tf.fill([slots], tf.cast(snr_db, tf.float32))
         no = tf.pow(10.0, -snr / 10.0)
-        h, h_freq = self._channel.draw(slots)
-        y = self._channel(x_rg, h, no[:, None, None, None, None])
-        if self.csi == "perfect":
-            h_hat = self._remove_nulled(h_freq)
-            err = tf.zeros([slots, nr, 1], tf.float32)
-        else:
-            h_hat, err_var = self._estimator(y, no[:, None, None])
-            # [slots, 1, nr, 1, nt, sym, sc] -> summed over streams, per data RE
-            err = tf.reshape(tf.reduce_sum(tf.broadcast_to(err_var, tf.shape(h_hat)), 4)
-                             [:, 0, :, 0], [slots, nr, -1])
-            err = tf.gather(err, self._data_re, axis=-1)           # [slots, nr, n_re]
+        y, h_hat, err_var = self._front(x_rg, no)
+        # [slots, 1, nr, 1, nt, sym, sc] -> summed over streams, per data RE (0 with perfect CSI)
+        err = tf.reshape(tf.reduce_sum(tf.broadcast_to(err_var, tf.shape(h_hat)), 4)
+                         [:, 0, :, 0], [slots, nr, -1])
+        err = tf.gather(err, self._data_re, axis=-1)               # [slots, nr, n_re]
         y = tf.reshape(self._remove_nulled(y)[:, 0], [slots, nr, -1])
         y = tf.transpose(tf.gather(y, self._data_re, axis=-1), [0, 2, 1])   # [slots, n_re, nr]
         h_hat = tf.reshape(h_hat[:, 0, :, 0], [slots, nr, nt, -1])
         h_hat = tf.transpose(tf.gather(h_hat, self._data_re, axis=-1), [0, 3, 1, 2])
-        diag = no[:, None, None] + tf.transpose(tf.broadcast_to(
-            err, [slots, nr, self.samples_per_slot]), [0, 2, 1])   # [slots, n_re, nr]
+        diag = no[:, None, None] + tf.transpose(err, [0, 2, 1])   # [slots, n_re, nr]
         s = tf.linalg.diag(tf.complex(diag, 0.0))
         ind = tf.transpose(ind[:, 0], [0, 2, 1])                   # [slots, n_re, nt]
 
@@ -295,10 +354,9 @@ class CDLSampler:
                                  []))
 
 
-def channel_system_keys(system, default_channel="rayleigh"):
-    """A trainer's ``[system]`` without the CDL keys unless ``channel = "cdl"`` (and without
-    ``channel`` itself when it is ``default_channel`` and the section did not have it before
-    CDL existed), so that Rayleigh scenarios keep their fingerprints and configs."""
+def channel_system_keys(system):
+    """A trainer's ``[system]`` without the CDL keys unless ``channel = "cdl"``, so that
+    Rayleigh scenarios keep their fingerprints and configs."""
     out = dict(system)
     if out.get("channel") != "cdl":
         for p in CDL_PARAMS:

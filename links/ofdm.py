@@ -7,15 +7,11 @@ from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
 from sionna.phy.mapping import BinarySource, Mapper
 from sionna.phy.mimo import StreamManagement
 from sionna.phy.ofdm import (
-    LSChannelEstimator,
-    OFDMDemodulator,
     OFDMDetector,
-    OFDMModulator,
-    RemoveNulledSubcarriers,
     ResourceGridMapper,
 )
 
-from kaq_sionna.cdl import CSI_MODES, CDLOFDMChannel, ofdm_resource_grid
+from kaq_sionna.cdl import CSI_MODES, CDLFrontEnd, ofdm_resource_grid
 from kaq_sionna.channels import SNR_TYPES, snr_db_to_no
 
 INTERPOLATIONS = ("nn", "lin", "lin_time_avg")
@@ -123,16 +119,9 @@ class OFDMLink(Block):
                                       num_iter=num_bp_iter, precision=precision)
         self._mapper = Mapper("qam", num_bits_per_symbol, precision=precision)
         self._rg_mapper = ResourceGridMapper(rg, precision=precision)
-        self._channel = CDLOFDMChannel(rg, cdl_model, delay_spread_ns * 1e-9,
-                                       carrier_frequency_ghz * 1e9, ue_speed, num_tx, num_rx,
-                                       polarization, domain, precision=precision)
-        if domain == "time":
-            self._modulator = OFDMModulator(cyclic_prefix_length, precision=precision)
-            self._demodulator = OFDMDemodulator(fft_size, self._channel._l_min,
-                                                cyclic_prefix_length, precision=precision)
-        self._estimator = LSChannelEstimator(rg, interpolation_type=interpolation,
-                                             precision=precision)
-        self._remove_nulled = RemoveNulledSubcarriers(rg, precision=precision)
+        self._front = CDLFrontEnd(rg, cdl_model, delay_spread_ns * 1e-9,
+                                  carrier_frequency_ghz * 1e9, ue_speed, num_tx, num_rx,
+                                  polarization, domain, csi, interpolation, precision=precision)
         sm = StreamManagement(np.ones([1, 1], int), num_tx)
         self._ofdm_detector = OFDMDetector(detector, "bit", rg, sm, precision=precision)
 
@@ -144,7 +133,7 @@ class OFDMLink(Block):
     def draw_channel(self, batch_size):
         """One CDL realisation per slot: the pair ``(h, h_freq)`` of
         :meth:`kaq_sionna.cdl.CDLOFDMChannel.draw` (e.g. kept across HARQ rounds)."""
-        return self._channel.draw(batch_size)
+        return self._front.draw(batch_size)
 
     def receive(self, x_rg, no, h=None):
         r"""Channel, noise and channel estimation for a mapped resource grid.
@@ -161,17 +150,7 @@ class OFDMLink(Block):
         h_hat : [batch, 1, num_rx, 1, num_tx, num_ofdm_symbols, num_effective_subcarriers]
         err_var : tf.float, broadcastable to ``h_hat``
         """
-        if h is None:
-            h = self.draw_channel(tf.shape(x_rg)[0])
-        h_apply, h_freq = h
-        if self.domain == "freq":
-            y = self._channel(x_rg, h_apply, no)
-        else:
-            y = self._demodulator(self._channel(self._modulator(x_rg), h_apply, no))
-        if self.csi == "perfect":
-            return y, self._remove_nulled(h_freq), tf.zeros([], self.rdtype)
-        h_hat, err_var = self._estimator(y, no)
-        return y, h_hat, err_var
+        return self._front(x_rg, no, h)
 
     def detect_codewords(self, c, no, h=None):
         r"""Maps coded bits onto the grid, sends them and returns the detector's LLRs.
