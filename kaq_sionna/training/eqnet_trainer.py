@@ -49,7 +49,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kaq_sionna.params import diff_keys
 from kaq_sionna.results import atomic_write_bytes, atomic_write_text, git_commit
 from kaq_sionna.softbits.eqnet import (
     EQNet,
@@ -65,7 +64,7 @@ from kaq_sionna.training.eqnet_data import (
     save_dataset,
     split_indices,
 )
-from kaq_sionna.training.trainer import TrainConflict
+from kaq_sionna.training.trainer import check_resumable
 
 __all__ = ["CHECKPOINT", "DATA_FILE", "build_model", "evaluate", "model_name", "train_eqnet"]
 
@@ -338,13 +337,7 @@ def train_eqnet(spec, out, quick=False, restart=False, ship_dir=None, command=No
              "train_seconds": 0.0, "data_seconds": round(data_seconds, 1)}
     if ckpt_path.is_file() and not restart:
         old = _read_state(ckpt_path)
-        if old["fingerprint"] != fingerprint:
-            changes = diff_keys(old["spec"], spec.as_dict())
-            if old.get("quick") != bool(quick):
-                changes.append(f"quick: {old.get('quick')} -> {bool(quick)}")
-            raise TrainConflict(f"{ckpt_path} belongs to a different training scenario "
-                                f"({'; '.join(changes) or 'changed'}); pass --restart to "
-                                "discard it, or use another --out")
+        check_resumable(ckpt_path, old, spec, quick)
         state = _load_checkpoint(ckpt_path, model, opts)
         state["data_seconds"] = max(state.get("data_seconds", 0.0), round(data_seconds, 1))
         say(f"resuming after epoch {state['epoch']} from {ckpt_path}")

@@ -58,6 +58,19 @@ class TrainConflict(Exception):
     """The output directory holds a checkpoint of a different training scenario."""
 
 
+def check_resumable(ckpt_path, old_state, spec, quick):
+    """Raises :class:`TrainConflict` (naming the changed keys) when the checkpoint state
+    ``old_state`` at ``ckpt_path`` was not made by ``spec`` with the same ``quick`` flag."""
+    if old_state["fingerprint"] == spec.fingerprint(quick):
+        return
+    changes = diff_keys(old_state["spec"], spec.as_dict())
+    if old_state.get("quick") != bool(quick):
+        changes.append(f"quick: {old_state.get('quick')} -> {bool(quick)}")
+    raise TrainConflict(f"{ckpt_path} belongs to a different training scenario "
+                        f"({'; '.join(changes) or 'changed'}); pass --restart to "
+                        "discard it, or use another --out")
+
+
 def bit_labels(ind, num_bits_per_symbol):
     """Bit labels (Sionna's QAM labelling, MSB first) of symbol indices, ``[..., nbps]``."""
     ind = np.asarray(ind)[..., None]
@@ -198,13 +211,7 @@ def train(spec, out, quick=False, restart=False, stream=None, stop_after=None, s
              "seed": seed, "epoch": 0, "history": [], "train_seconds": 0.0}
     if ckpt_path.is_file() and not restart:
         old, weights, opt_values = _load_checkpoint(ckpt_path)
-        if old["fingerprint"] != fingerprint:
-            changes = diff_keys(old["spec"], spec.as_dict())
-            if old.get("quick") != bool(quick):
-                changes.append(f"quick: {old.get('quick')} -> {bool(quick)}")
-            raise TrainConflict(f"{ckpt_path} belongs to a different training scenario "
-                                f"({'; '.join(changes) or 'changed'}); pass --restart to "
-                                "discard it, or use another --out")
+        check_resumable(ckpt_path, old, spec, quick)
         for v, value in zip(det.weights, weights, strict=True):
             v.assign(value)
         for v, value in zip(opt.variables, opt_values, strict=True):
