@@ -11,7 +11,8 @@ from links.coded_mimo import CodedMIMOLink
 from links.harq import HARQLink
 from links.ofdm import OFDMLink
 from links.pusch import PUSCHLink
+from links.pusch_harq import PUSCHCodeBlocks
 from links.registry import LINKS, LinkSpec, build_link
 
-__all__ = ["CodedMIMOLink", "OFDMLink", "PUSCHLink", "HARQLink", "LINKS", "LinkSpec",
-           "build_link"]
+__all__ = ["CodedMIMOLink", "OFDMLink", "PUSCHLink", "PUSCHCodeBlocks", "HARQLink", "LINKS",
+           "LinkSpec", "build_link"]

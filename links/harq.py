@@ -50,7 +50,10 @@ class HARQLink(Block):
 
     **Success check.** A genie CRC: a codeword succeeds when its decoded
     information bits equal the transmitted ones (an ideal CRC without
-    overhead and without undetected errors).
+    overhead and without undetected errors). A base link with ``harq_unit =
+    "transport_block"`` (:class:`links.PUSCHCodeBlocks`: the codewords are the
+    code blocks of one transport block) makes the transport block the unit:
+    all its code blocks are retransmitted and stored until every one decodes.
 
     **Batch simulation.** A round is simulated for the whole batch (the
     graph has a static, unrolled loop of ``max_transmissions`` rounds);
@@ -154,6 +157,8 @@ class HARQLink(Block):
                             f"{type(base_link).__name__} has none")
         self._new_channel = new_channel_per_round
         self._base = base_link
+        # links.PUSCHCodeBlocks: the codewords are the code blocks of one transport block
+        self._tb_level = getattr(base_link, "harq_unit", "codeword") == "transport_block"
         self._combining = combining
         self._rv_sequence = tuple(int(rv) for rv in rv_sequence)
         if combining == "chase":
@@ -258,6 +263,8 @@ class HARQLink(Block):
                 buffer_llr, new_state = sb.update(state, llr, rv, min(r, sb.max_rounds - 1))
                 dec = tf.cast(rm.decode(buffer_llr), b.dtype)
                 ok = tf.reduce_all(tf.equal(dec, b), axis=-1)  # genie CRC
+                if self._tb_level:  # a transport block succeeds when all its code blocks do
+                    ok = tf.broadcast_to(tf.reduce_all(ok, axis=-1, keepdims=True), tf.shape(ok))
                 b_hat = tf.where(active[..., None], dec, b_hat)
                 num_tx += tf.cast(active, tf.int32)
                 fail = tf.logical_and(active, tf.logical_not(ok))

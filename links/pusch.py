@@ -210,6 +210,12 @@ class PUSCHLink(Block):
         llr = rx._layer_demapper(rx._mimo_detector(y, h_hat, err_var, no))
         return c, llr
 
+    def harq_view(self):
+        """This link as HARQ codewords: its code blocks (:class:`links.PUSCHCodeBlocks`)."""
+        from links.pusch_harq import PUSCHCodeBlocks
+
+        return PUSCHCodeBlocks(self)
+
     def call(self, batch_size, ebno_db):
         b, b_hat, _ = self.transmit(batch_size, ebno_db)
         return b, b_hat

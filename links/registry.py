@@ -213,7 +213,7 @@ LINKS["pusch"] = LinkSpec(
     "5G NR PUSCH (transport-block CRC, DMRS, layer mapping) over 3GPP CDL (PUSCHLink)",
     _PUSCH_PARAMS, _build_pusch, _check_pusch)
 
-HARQ_LINK_TYPES = ("coded_mimo", "ofdm")
+HARQ_LINK_TYPES = ("coded_mimo", "ofdm", "pusch")
 
 
 def validate_link(link_type, params):
@@ -294,6 +294,10 @@ def validate_harq(params, link_type, link):
             system = known[name]
             if system is None:
                 continue
+            if link_type == "pusch":
+                raise SpecError("[harq] storage", "scalar storage schemes over PUSCH (its "
+                                "code blocks are not aligned with channel uses, which EQ-Net "
+                                "codes)", repr(name))
             size = {k: link[k] for k in ("num_tx", "num_bits_per_symbol")}
             if {k: system.get(k) for k in size} != size:
                 raise SpecError("[harq] storage", f"an EQ-Net model for this link ({size})",
@@ -317,6 +321,8 @@ def build_harq_link(base_link, harq, storage):
     from kaq_sionna.harq.eqnet_storage import resolve_storage
     from links.harq import HARQLink
 
+    if hasattr(base_link, "harq_view"):  # e.g. PUSCH: the code blocks of a transport block
+        base_link = base_link.harq_view()
     compressor = resolve_storage(storage, base_link.num_tx, base_link.num_bits_per_symbol)
     return HARQLink(base_link, max_transmissions=harq["max_transmissions"],
                     rv_sequence=tuple(harq["rv_sequence"]), combining=harq["combining"],

@@ -130,7 +130,10 @@ def test_kaq_calibration_covers_every_sample_and_step_is_per_sample():
 def test_gradients_reach_quantizer_parameters():
     b = data(128, (5.0, 20.0))
     for mode, names in (("qat-mse", {"eta", "lambda", "step"}),
-                        ("kaq", {"eta", "lambda", "alpha", "gamma", "bandwidth_theta"})):
+                        ("kaq", {"eta", "lambda", "alpha", "gamma", "bandwidth_theta"}),
+                        # the ablation modes: one ingredient each
+                        ("kaq-mmd-only", {"eta", "lambda", "step", "bandwidth_theta"}),
+                        ("kaq-step-only", {"eta", "lambda", "alpha", "gamma"})):
         q = Quantizer(mode, 4, mmd_max_samples=64, epsilon=1.0)
         det = PGDNet(num_layers=3, quantizer=q)
         q.calibrate(det, b.inputs)
@@ -142,8 +145,27 @@ def test_gradients_reach_quantizer_parameters():
         for v, g in zip(det.trainable_variables, grads, strict=True):
             assert g is not None and np.all(np.isfinite(g.numpy())), v.name
             assert np.any(g.numpy() != 0), v.name
-        if mode == "kaq":
+        assert q.uses_mmd == (mode in ("kaq", "kaq-mmd-only"))
+        assert q.needs_snr == (mode in ("kaq", "kaq-step-only"))
+        if q.uses_mmd:
             assert est.mmd.shape == (3,)
+        else:
+            assert est.mmd is None
+
+
+def test_ablation_modes_step_kinds():
+    """kaq-mmd-only quantizes with one static step per site whatever the SNR; kaq-step-only
+    with the per-sample adaptive step of eq. (15), calibrated as kaq's."""
+    b = data(512)
+    snr = per_sample_snr(b.h, b.s)
+    steps = {}
+    for mode in ("kaq", "kaq-mmd-only", "kaq-step-only"):
+        q = Quantizer(mode, 4)
+        q.calibrate(PGDNet(num_layers=3, quantizer=q), b.inputs)
+        steps[mode] = q.step_size(q.site_index("x", 3), snr).numpy()
+    assert np.ndim(steps["kaq-mmd-only"]) == 0
+    np.testing.assert_allclose(steps["kaq-step-only"], steps["kaq"], rtol=1e-6)
+    assert steps["kaq"].shape == snr.shape and np.ptp(steps["kaq"]) > 0
 
 
 def test_total_loss_eq16():

@@ -101,3 +101,26 @@ def test_bad_names_fail_clearly():
                           LinkContext(4, 4, 6, "single"))
     with pytest.raises(SpecError, match="fit_samples"):
         validate_detector("quantized-llr", {"fit_samples": 0}, CTX)
+
+
+def test_unquantized_latent_is_closer_than_codebooks(dets, data):
+    """eqnet_latent = "unquantized": g_Q(f_Q(.)) without the codebooks (Fig. 5); it costs
+    32 bits per feature and reconstructs at least as well as the 6-bit codes."""
+    det = build_detector("quantized-llr", CTX, quantizer="eqnet-l-2x2-64qam",
+                         eqnet_latent="unquantized")
+    assert det.bits_per_soft_bit == 32.0 * 6 / 12
+    eqnet = dets["eqnet-l-2x2-64qam"].quantizer
+    llr_src = np.clip(det.source(*data[1]).numpy(), -20, 20)
+    ref = eqnet.reconstruct(tf.constant(llr_src)).numpy()
+    np.testing.assert_allclose(det(*data[1]).numpy(), ref, rtol=0, atol=1e-4)
+    from kaq_sionna.softbits import llr_to_softbit
+    from kaq_sionna.softbits.eqnet import softbit_distortion
+
+    def distortion(llr):
+        return float(np.mean(softbit_distortion(llr_to_softbit(llr_src),
+                                                llr_to_softbit(tf.constant(llr)))))
+
+    assert distortion(ref) <= distortion(dets["eqnet-l-2x2-64qam"](*data[1]).numpy())
+    with pytest.raises(SpecError, match="eqnet_latent"):
+        validate_detector("quantized-llr", {"quantizer": "maxmi3",
+                                            "eqnet_latent": "unquantized"}, CTX)

@@ -27,6 +27,7 @@ from kaq_sionna import pretrained
 from kaq_sionna.deploy.data import draw_channel_uses
 from kaq_sionna.deploy.eqnet_graph import EQNetExportGraph
 from kaq_sionna.deploy.unfolded_graph import UnfoldedExportGraph, is_int8_node
+from kaq_sionna.quantization.modes import STEP_MODES
 
 __all__ = ["CALIBRATION_SEED", "PARTS", "ExportTarget", "Sample", "export_target"]
 
@@ -99,8 +100,7 @@ class ExportTarget:
     def trained_quantized(self):
         """Whether the model was trained with quantized activations (qat-mse, kaq, ptq)."""
         q = (self.config.get("layer") or {}).get("quantizer")
-        return self.model_type != "eqnet" and q is not None and q.get("mode") in (
-            "ptq", "qat-mse", "kaq")
+        return self.model_type != "eqnet" and q is not None and q.get("mode") in STEP_MODES
 
     @property
     def default_precision(self):

@@ -47,6 +47,7 @@ import tensorflow as tf
 from kaq_sionna.deploy.real_model import input_signature, real_demap
 from kaq_sionna.detection.unfolded import MIN_GAIN, NO_INFO_VAR, ADMMNet, PGDNet
 from kaq_sionna.quantization.fake_quant import qmax
+from kaq_sionna.quantization.modes import ADAPTIVE_MODES
 
 __all__ = ["SCOPES", "SITE_OPS", "UnfoldedExportGraph", "gauss_jordan_inverse"]
 
@@ -167,7 +168,7 @@ class UnfoldedExportGraph(tf.Module):
             if site_ops == "fakequant" and self.num_bits > 8:
                 raise ValueError(f"an int8 export needs sites of at most 8 bits, the model's "
                                  f"quantizer has {self.num_bits}")
-            if self.qmode == "kaq":
+            if self.qmode in ADAPTIVE_MODES:
                 self.alpha = q.alpha.numpy().astype(np.float32)
                 self.gamma = q.gamma.numpy().astype(np.float32)
             else:
@@ -192,7 +193,7 @@ class UnfoldedExportGraph(tf.Module):
             return t
         i = self.sites.index((kind, k))
         q = float(qmax(self.num_bits))
-        if self.qmode == "kaq":
+        if self.qmode in ADAPTIVE_MODES:
             with tf.name_scope(SCOPES["site_scale"]):  # per-sample step: float
                 # eq. (15): Delta = max(alpha SNR^-1/2 + gamma, min_step)
                 delta = tf.maximum(self.alpha[i] * step + self.gamma[i], self.min_step)
@@ -205,7 +206,7 @@ class UnfoldedExportGraph(tf.Module):
         # "'isSigned' can only be set for 8/16-bits integer type"): a b-bit site is an int8
         # tensor of scale Delta whose values are clipped to the 2^b - 1 levels -q..q.
         q8 = float(qmax(8))
-        if self.qmode == "kaq":  # integer levels (scale 1) times the per-sample step
+        if self.qmode in ADAPTIVE_MODES:  # integer levels (scale 1) times the per-sample step
             with tf.name_scope(SCOPES["site_scale"]):
                 t = t * (1.0 / delta)
             if self.num_bits < 8:
@@ -267,7 +268,7 @@ class UnfoldedExportGraph(tf.Module):
                 # when the op is kept in float
                 inv = [inv_all[:, k] for k in range(self.num_layers)]
         step = None
-        if self.qmode == "kaq":
+        if self.qmode in ADAPTIVE_MODES:
             with tf.name_scope(SCOPES["step"]):
                 snr = self._snr(h_real, s_real)
                 step = tf.math.rsqrt(tf.maximum(snr, 1e-30))[:, None, None]  # SNR^-1/2

@@ -15,6 +15,10 @@ the storage. It is registered as ``"quantized-llr"``:
   channel use jointly with
   :meth:`~kaq_sionna.softbits.eqnet.EQNet.compress` /
   :meth:`~kaq_sionna.softbits.eqnet.EQNet.decompress`;
+* ``eqnet_latent``: ``"codebooks"`` (default) stores an EQ-Net's latent with its
+  k-means codebooks; ``"unquantized"`` keeps the float latent,
+  :math:`g_Q(f_Q(\Lambda))` (the paper's Fig. 5: the cost of the latent
+  dimension alone, :class:`UnquantizedLatent`);
 * ``fit_esno_db`` and ``fit_samples``: the fitting set of the scalar
   quantizers that need one (``fit``: the uniform clipping level that
   minimises the MSE, the max-MI cells).
@@ -49,13 +53,52 @@ from sionna.phy import Block, config
 from kaq_sionna.detection.registry import DetectorSpec, get_detector_spec, register_detector
 from kaq_sionna.params import Param, SpecError
 
-__all__ = ["DEFAULT_FIT_ESNO_DB", "QuantizedLLRDetector", "fit_source_llrs",
-           "resolve_quantizer"]
+__all__ = ["DEFAULT_FIT_ESNO_DB", "EQNET_LATENT", "QuantizedLLRDetector", "UnquantizedLatent",
+           "fit_source_llrs", "resolve_quantizer"]
 
 #: Es/N0 values (dB) of the shipped EQ-Net's training data (scenarios/train/eqnet-l-2x2-64qam.toml)
 DEFAULT_FIT_ESNO_DB = [12.0, 15.0, 18.0, 21.0, 24.0, 27.0]
 
 _SCALAR_PATTERN = re.compile(r"^(uniform|maxmi)([1-8])$")
+#: How an EQ-Net quantizer stores its latent: k-means codebooks, or the float32 features.
+EQNET_LATENT = ("codebooks", "unquantized")
+
+
+class UnquantizedLatent:
+    r"""An EQ-Net's quantization autoencoder without numerical quantization of the latent:
+    ``compress`` gives the float32 features :math:`f_Q(\Lambda)`, ``decompress`` the LLRs of
+    :math:`g_Q(\mathbf z)` (paper 004, Fig. 5).
+
+    Parameters
+    ----------
+    eqnet : :class:`~kaq_sionna.softbits.eqnet.EQNet`
+
+    Input (compress)
+    ----------------
+    llr : [..., num_tx, num_bits_per_symbol], tf.float32
+
+    Output (compress)
+    -----------------
+    z : [..., latent_dim], tf.float32
+    """
+
+    def __init__(self, eqnet):
+        self.eqnet = eqnet
+
+    @property
+    def bits_per_soft_bit(self):
+        """`float` : 32 bits per latent feature over the soft bits of a channel use"""
+        return 32.0 * self.eqnet.latent_dim / self.eqnet.num_soft_bits
+
+    def compress(self, llr):
+        from kaq_sionna.softbits.scalar import llr_to_softbit
+
+        return self.eqnet.encode(llr_to_softbit(llr))
+
+    def decompress(self, z):
+        from kaq_sionna.softbits.scalar import softbit_to_llr
+
+        return softbit_to_llr(self.eqnet.decode(z), self.eqnet.llr_max)
 
 
 def resolve_quantizer(name, num_tx=None, num_bits_per_symbol=None):
@@ -242,6 +285,9 @@ _PARAMS = (
     Param("source", str, "ml", "registry name of the soft-bit source detector"),
     Param("quantizer", str, "maxmi3", "uniform1..8, maxmi1..8, float16, float32 (elementwise) "
           "or a shipped EQ-Net model name (joint over the streams of a channel use)"),
+    Param("eqnet_latent", str, "codebooks", "an EQ-Net quantizer's latent: stored with its "
+          "k-means codebooks, or unquantized float32 features (paper 004, Fig. 5)",
+          choices=EQNET_LATENT),
     Param("fit_esno_db", list, list(DEFAULT_FIT_ESNO_DB),
           "Es/N0 values (dB) of the fitting set of quantizers that need fitting (default: "
           "those of the shipped EQ-Net's training data)"),
@@ -263,17 +309,24 @@ def _check(ctx, params):
         spec.check(ctx, check_params(spec.params, {}, f"[[detector]] ({params['source']})"))
     if not params["fit_esno_db"]:
         raise SpecError("[[detector]] (quantized-llr) fit_esno_db", "a non-empty list", "[]")
-    resolve_quantizer(params["quantizer"], ctx.num_tx, ctx.num_bits_per_symbol)
+    _, joint = resolve_quantizer(params["quantizer"], ctx.num_tx, ctx.num_bits_per_symbol)
+    if params.get("eqnet_latent", "codebooks") == "unquantized" and not joint:
+        raise SpecError("[[detector]] (quantized-llr) eqnet_latent",
+                        "'codebooks' for a scalar quantizer ('unquantized' applies to EQ-Net "
+                        "models only)", f"'unquantized' with quantizer {params['quantizer']!r}")
 
 
 def build_quantized_llr(ctx, source, quantizer, fit_esno_db, fit_samples, fit_seed=0,
-                        llr_clip=20.0):
+                        llr_clip=20.0, eqnet_latent="codebooks"):
     """Factory of the ``"quantized-llr"`` registry entry (see :class:`QuantizedLLRDetector`)."""
     from kaq_sionna.detection.registry import build_detector
 
-    _check(ctx, {"source": source, "quantizer": quantizer, "fit_esno_db": fit_esno_db})
+    _check(ctx, {"source": source, "quantizer": quantizer, "fit_esno_db": fit_esno_db,
+                 "eqnet_latent": eqnet_latent})
     det = build_detector(source, ctx)
     q, joint = resolve_quantizer(quantizer, ctx.num_tx, ctx.num_bits_per_symbol)
+    if joint and eqnet_latent == "unquantized":
+        q = UnquantizedLatent(q)
     if hasattr(q, "fit"):
         llrs = fit_source_llrs(det, ctx.num_tx, ctx.num_rx, ctx.num_bits_per_symbol,
                                fit_esno_db, fit_samples, fit_seed, ctx.precision)

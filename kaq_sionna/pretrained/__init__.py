@@ -82,6 +82,7 @@ def detector_spec(name):
     """
     from kaq_sionna.detection.registry import DetectorSpec
     from kaq_sionna.params import Param, SpecError
+    from kaq_sionna.quantization.modes import STEP_MODES
 
     config = available().get(name)
     if config is None:
@@ -94,7 +95,7 @@ def detector_spec(name):
     trained_fp32 = unfolded and qcfg is None
     trained_as = "fp32" if qcfg is None else (
         qcfg.get("mode", "?") + (str(qcfg.get("num_bits", "")) if qcfg.get("mode") in
-                                 ("ptq", "qat-mse", "kaq") else ""))
+                                 STEP_MODES else ""))
 
     def check(ctx, params):
         link = {k: getattr(ctx, k) for k in keys}

@@ -13,6 +13,17 @@ kaq        :math:`Q_b` with the SNR-adaptive step of eq. (15), and the      :mat
            quantized version (learnable bandwidths, eq. (12))
 =========  ==============================================================  ===========================
 
+Ablation of KAQ's two ingredients (issue 3, docs/kaq.md), beyond the paper:
+
+================  ========================================================  =====================
+mode              what happens                                              learnable here
+================  ========================================================  =====================
+kaq-mmd-only      static learnable step (as ``qat-mse``) + the MMD loss     :math:`\Delta^{(k)},
+                                                                            \sigma^{(k)}_{1,2,3}`
+kaq-step-only     SNR-adaptive step of eq. (15), MSE loss only (no MMD)     :math:`\alpha_k,
+                                                                            \gamma_k`
+================  ========================================================  =====================
+
 A *site* is one quantized activation tensor of the detector: ``("x", k)`` is
 the signal estimate :math:`\mathbf{x}^{(k)}` leaving layer ``k`` (always), and
 ``("r", k)`` the intermediate :math:`\mathbf{r}^{(k)}` (only with
@@ -31,8 +42,14 @@ from kaq_sionna.quantization.adaptive import adaptive_step
 from kaq_sionna.quantization.fake_quant import cast_fp16, check_num_bits, fake_quantize, qmax
 from kaq_sionna.quantization.mmd import KernelMMD
 
-MODES = ("fp32", "fp16", "ptq", "qat-mse", "kaq")
-STEP_MODES = ("ptq", "qat-mse", "kaq")
+MODES = ("fp32", "fp16", "ptq", "qat-mse", "kaq", "kaq-mmd-only", "kaq-step-only")
+STEP_MODES = ("ptq", "qat-mse", "kaq", "kaq-mmd-only", "kaq-step-only")
+#: Modes with the SNR-adaptive step of eq. (15) (alpha, gamma per site).
+ADAPTIVE_MODES = ("kaq", "kaq-step-only")
+#: Modes with a static step (one Delta per site); learnable unless ``ptq``.
+STATIC_STEP_MODES = ("ptq", "qat-mse", "kaq-mmd-only")
+#: Modes whose training adds the per-layer MMD loss of eq. (11) (weight epsilon, eq. (16)).
+MMD_MODES = ("kaq", "kaq-mmd-only")
 
 
 def check_mode(mode):
@@ -52,7 +69,7 @@ class Quantizer(keras.layers.Layer):
 
     Parameters
     ----------
-    mode : "fp32" | "fp16" | "ptq" | "qat-mse" | "kaq"
+    mode : "fp32" | "fp16" | "ptq" | "qat-mse" | "kaq" | "kaq-mmd-only" | "kaq-step-only"
         See the module docstring.
     num_bits : int
         Bit width ``b`` in ``[2, 16]`` (ignored by ``fp32`` and ``fp16``).
@@ -108,8 +125,13 @@ class Quantizer(keras.layers.Layer):
     # ------------------------------------------------------------------ setup
     @property
     def needs_snr(self):
-        """Whether :meth:`quantize_site` needs the per-sample SNR (mode ``kaq``)."""
-        return self.mode == "kaq"
+        """Whether :meth:`quantize_site` needs the per-sample SNR (the adaptive step)."""
+        return self.mode in ADAPTIVE_MODES
+
+    @property
+    def uses_mmd(self):
+        """Whether training adds the MMD loss of eq. (11) (``kaq``, ``kaq-mmd-only``)."""
+        return self.mode in MMD_MODES
 
     @property
     def qmax(self):
@@ -133,15 +155,16 @@ class Quantizer(keras.layers.Layer):
         self.sites = [(kind, k) for kind in kinds for k in range(1, num_layers + 1)]
         n = len(self.sites)
         init = float(self.step_init) if self.step_init is not None else 1.0
-        if self.mode in ("ptq", "qat-mse"):
-            self.step = self.add_weight(name="step", shape=[n], trainable=self.mode == "qat-mse",
+        if self.mode in STATIC_STEP_MODES:
+            self.step = self.add_weight(name="step", shape=[n], trainable=self.mode != "ptq",
                                         initializer=keras.initializers.Constant(init))
-        if self.mode == "kaq":
+        if self.mode in ADAPTIVE_MODES:
             # eq. (15): Delta^(k) = alpha_k SNR^(-1/2) + gamma_k
             self.alpha = self.add_weight(name="alpha", shape=[n],
                                          initializer=keras.initializers.Zeros())
             self.gamma = self.add_weight(name="gamma", shape=[n],
                                          initializer=keras.initializers.Constant(init))
+        if self.mode in MMD_MODES:
             self.mmd = [KernelMMD(precision=self.precision, name=f"mmd_{kind}{k}",
                                   **self._mmd_kwargs) for kind, k in self.sites]
         if self.step_init is not None:
@@ -172,13 +195,13 @@ class Quantizer(keras.layers.Layer):
 
         Output
         ------
-        : tf.float, scalar (``ptq``, ``qat-mse``) or shape of ``snr`` (``kaq``)
+        : tf.float, scalar (static step) or shape of ``snr`` (adaptive step)
         """
-        if self.mode in ("ptq", "qat-mse"):
+        if self.mode in STATIC_STEP_MODES:
             return tf.maximum(self.step[site], tf.cast(self.min_step, self.step.dtype))
-        if self.mode == "kaq":
+        if self.mode in ADAPTIVE_MODES:
             if snr is None:
-                raise ValueError("mode 'kaq' needs the per-sample SNR")
+                raise ValueError(f"mode {self.mode!r} needs the per-sample SNR")
             return adaptive_step(snr, self.alpha[site], self.gamma[site], self.min_step)
         raise ValueError(f"mode {self.mode!r} has no step")
 
@@ -219,7 +242,7 @@ class Quantizer(keras.layers.Layer):
                                "step_init, or mark_calibrated() after loading weights")
         x_q = fake_quantize(x, self.step_size(site, snr), self.num_bits)  # eq. (9)
         mmd = None
-        if self.mode == "kaq" and training:
+        if self.mode in MMD_MODES and training:
             dim = x.shape[-2] * x.shape[-1]
             a = tf.reshape(x, [-1, dim])[: self.mmd_max_samples]
             b = tf.reshape(x_q, [-1, dim])[: self.mmd_max_samples]
@@ -292,7 +315,7 @@ class Quantizer(keras.layers.Layer):
             m = np.concatenate(records[i][0]).astype(np.float64)
             target = np.percentile(m, pct) / q  # eq. (10)
             stat = {"max_abs": float(np.percentile(m, pct)), "step": float(target)}
-            if self.mode == "kaq":
+            if self.mode in ADAPTIVE_MODES:
                 s = np.concatenate(records[i][1]).astype(np.float64) ** -0.5
                 a_mat = np.stack([s, np.ones_like(s)], 1)
                 alpha, gamma = np.linalg.lstsq(a_mat, m / q, rcond=None)[0]
@@ -305,7 +328,7 @@ class Quantizer(keras.layers.Layer):
                 stat.update(alpha=float(alpha), gamma=float(gamma))
             steps.append(target)
             stats[f"{kind}{k}"] = stat
-        if self.mode == "kaq":
+        if self.mode in ADAPTIVE_MODES:
             self.alpha.assign(np.asarray(alphas, self.alpha.dtype))
             self.gamma.assign(np.maximum(np.asarray(gammas), self.min_step).astype(
                 self.gamma.dtype))

@@ -34,6 +34,19 @@ convention :math:`\ln\frac{P(b=1)}{P(b=0)}` and are converted with
 :func:`~kaq_sionna.softbits.scalar.llr_to_softbit` /
 :func:`~kaq_sionna.softbits.scalar.softbit_to_llr` (clipped).
 
+Beyond the paper, behind an option whose default keeps the paper's inputs
+(``estimation_inputs="raw"``): ``estimation_inputs="lmmse"`` feeds :math:`f_E`
+the LMMSE estimate :math:`\hat{\mathbf x} = (\mathbf G + N_0\mathbf I)^{-1}
+\mathbf H^{\mathsf H}\mathbf y` and the Gram matrix :math:`\mathbf G =
+\mathbf H^{\mathsf H}\mathbf H` instead of :math:`\mathbf y` and
+:math:`\mathbf H` (still one dense layer per input). Given :math:`N_0`, the pair
+:math:`(\hat{\mathbf x}, \mathbf G)` is an invertible function of the
+sufficient statistic :math:`(\mathbf H^{\mathsf H}\mathbf y, \mathbf G)` of the
+ML soft bits, so no information is lost; what changes is that the network
+no longer has to learn the matched filter and the inversion from a few
+hundred thousand samples (docs/eqnet.md: with the raw inputs and our CPU-sized
+data, f_E does not learn to detect at 4x4).
+
 Two details the paper leaves to Fig. 2, taken from the authors' public
 implementation (github.com/utcsilab/eq-net): the width of :math:`f_E` is
 :math:`16 N_t K` by default (``estimation_width``), and a residual block is
@@ -68,6 +81,7 @@ __all__ = [
     "BranchedDense",
     "EQNet",
     "EQNetMismatch",
+    "ESTIMATION_INPUTS",
     "ResidualBlock",
     "canonical_name",
     "feature_loss",
@@ -81,6 +95,10 @@ __all__ = [
 
 #: Residual blocks of the estimation encoder per variant (Sect. 3.3).
 VARIANTS = {"L": 1, "P": 3}
+#: What f_E receives: the paper's (y, H, sigma_n), or (LMMSE estimate, Gram matrix, sigma_n).
+ESTIMATION_INPUTS = ("raw", "lmmse")
+#: Layer-config keys added after models were shipped, with the value older configs imply.
+LAYER_DEFAULTS = {"estimation_inputs": "raw"}
 #: Stabilisation constant of the distortion (eq. (15)).
 DISTORTION_EPSILON = 1e-3
 WEIGHTS_FILE, CONFIG_FILE = "weights.npz", "config.json"
@@ -359,6 +377,10 @@ class EQNet(keras.layers.Layer):
         Width of :math:`f_Q` and of each :math:`g_Q` branch (default :math:`4 N_t K`).
     estimation_width : None | int
         Width of :math:`f_E` (default :math:`16 N_t K`, the authors' code).
+    estimation_inputs : "raw" | "lmmse"
+        Inputs of :math:`f_E`: the paper's :math:`(\mathbf y, \mathbf H, \sigma_n)`
+        (default), or :math:`(\hat{\mathbf x}_\mathrm{LMMSE}, \mathbf H^{\mathsf H}
+        \mathbf H, \sigma_n)` (beyond the paper; see the module docstring).
     num_hidden : int
         Hidden layers of :math:`f_Q` and of each :math:`g_Q` branch (paper: 6).
     noise_sigma : float
@@ -387,7 +409,7 @@ class EQNet(keras.layers.Layer):
 
     def __init__(self, num_tx, num_rx, num_bits_per_symbol, latent_dim=None, variant="L",
                  bits_per_feature=6, hidden_width=None, estimation_width=None, num_hidden=6,
-                 noise_sigma=1e-3, llr_max=20.0, seed=0, **kwargs):
+                 noise_sigma=1e-3, llr_max=20.0, seed=0, estimation_inputs="raw", **kwargs):
         super().__init__(dtype="float32", autocast=False, **kwargs)
         for key, value in (("num_tx", num_tx), ("num_rx", num_rx),
                            ("num_bits_per_symbol", num_bits_per_symbol),
@@ -397,12 +419,16 @@ class EQNet(keras.layers.Layer):
                 raise ValueError(f"{key} must be a positive integer, found {value!r}")
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {sorted(VARIANTS)}, found {variant!r}")
+        if estimation_inputs not in ESTIMATION_INPUTS:
+            raise ValueError(f"estimation_inputs must be one of {ESTIMATION_INPUTS}, "
+                             f"found {estimation_inputs!r}")
         _check_num_bits(bits_per_feature)
         self.num_tx, self.num_rx = int(num_tx), int(num_rx)
         self.num_bits_per_symbol = int(num_bits_per_symbol)
         nk = self.num_tx * self.num_bits_per_symbol
         self.latent_dim = int(latent_dim or 3 * self.num_tx)
         self.variant = variant
+        self.estimation_inputs = estimation_inputs
         self.num_blocks = VARIANTS[variant]
         self.bits_per_feature = int(bits_per_feature)
         self.hidden_width = int(hidden_width or 4 * nk)
@@ -424,8 +450,11 @@ class EQNet(keras.layers.Layer):
                    for i in range(self.num_hidden)]
         self.gq.append(BranchedDense(nk, w, 1, "tanh", seed=s0 + 150, name="gq_out"))
         # f_E (Fig. 2c): one ReLU layer per input, concatenation, residual blocks, linear out
-        self.fe_y = _dense(we, "relu", s0 + 200, "fe_in_y", 2 * self.num_rx)
-        self.fe_h = _dense(we, "relu", s0 + 201, "fe_in_h", 2 * self.num_rx * self.num_tx)
+        raw = estimation_inputs == "raw"
+        self.fe_y = _dense(we, "relu", s0 + 200, "fe_in_y",
+                           2 * (self.num_rx if raw else self.num_tx))
+        self.fe_h = _dense(we, "relu", s0 + 201, "fe_in_h",
+                           2 * self.num_tx * (self.num_rx if raw else self.num_tx))
         self.fe_n = _dense(we, "relu", s0 + 202, "fe_in_sigma", 1)
         self.fe_blocks = [ResidualBlock(3 * we if b == 0 else we, we, seed=s0 + 300 + 10 * b,
                                         name=f"fe_block{b}") for b in range(self.num_blocks)]
@@ -441,7 +470,7 @@ class EQNet(keras.layers.Layer):
                 "variant": self.variant, "bits_per_feature": self.bits_per_feature,
                 "hidden_width": self.hidden_width, "estimation_width": self.estimation_width,
                 "num_hidden": self.num_hidden, "noise_sigma": self.noise_sigma,
-                "llr_max": self.llr_max}
+                "llr_max": self.llr_max, "estimation_inputs": self.estimation_inputs}
 
     @property
     def quantization_variables(self):
@@ -575,14 +604,30 @@ class EQNet(keras.layers.Layer):
         y = tf.reshape(y, [-1, self.num_rx])
         hf = tf.reshape(h, [-1, self.num_rx * self.num_tx])
         s = tf.reshape(s, [-1, self.num_rx, self.num_rx])
+        n0 = tf.math.real(tf.linalg.trace(s)) / self.num_rx
+        if self.estimation_inputs == "lmmse":
+            y, hf = self._lmmse_inputs(y, tf.reshape(hf, [-1, self.num_rx, self.num_tx]), n0)
         y_r = tf.concat([tf.math.real(y), tf.math.imag(y)], -1)
         h_r = tf.concat([tf.math.real(hf), tf.math.imag(hf)], -1)
-        n0 = tf.math.real(tf.linalg.trace(s)) / self.num_rx
         sigma = tf.sqrt(tf.maximum(n0, 0.0))[:, None]
         x = tf.concat([self.fe_y(y_r), self.fe_h(h_r), self.fe_n(sigma)], -1)  # early fusion
         for block in self.fe_blocks:
             x = block(x)
         return tf.reshape(self.fe_out(x), tf.concat([batch, [self.latent_dim]], 0))
+
+    def _lmmse_inputs(self, y, h, n0):
+        r"""``(x_hat [b, num_tx], G [b, num_tx * num_tx])`` for ``estimation_inputs="lmmse"``.
+
+        :math:`N_0 \mathbf I` is the noise covariance f_E is told about
+        (:math:`\sigma_n` input); a coloured ``s`` is reduced to it as for the
+        paper's inputs.
+        """
+        hh = tf.linalg.adjoint(h)
+        g = tf.matmul(hh, h)
+        eye = tf.eye(self.num_tx, dtype=g.dtype)
+        a = g + tf.cast(n0, g.dtype)[:, None, None] * eye
+        x = tf.linalg.solve(a, tf.matmul(hh, y[..., None]))[..., 0]
+        return x, tf.reshape(g, [-1, self.num_tx * self.num_tx])
 
     def estimate_softbits(self, y, h, s):
         r""":math:`g_Q(f_E(\mathbf y, \mathbf H, \sigma_n))` (eq. (20)), soft bits
@@ -782,18 +827,20 @@ class BlockwiseEQNet:
 # ----------------------------------------------------------------------------- storage
 
 def canonical_name(variant, num_tx, num_rx, num_bits_per_symbol, latent_dim=None,
-                   single_stage=False):
+                   single_stage=False, estimation_inputs="raw"):
     """Pretrained name ``eqnet-<mode>-<ntx>x<nrx>-<M>qam``, e.g. ``eqnet-l-2x2-64qam``.
 
     ``<mode>`` is the variant (``l``, ``p``), followed by ``z<latent_dim>`` for a
-    non-default latent size and ``single`` for the single-stage baseline.
+    non-default latent size and ``single`` for the single-stage baseline; a
+    model whose f_E takes LMMSE inputs ends in ``-lmmse-inputs``.
     """
     mode = variant.lower()
     if latent_dim is not None and latent_dim != 3 * num_tx:
         mode += f"z{latent_dim}"
     if single_stage:
         mode += "single"
-    return f"eqnet-{mode}-{num_tx}x{num_rx}-{2 ** num_bits_per_symbol}qam"
+    suffix = "" if estimation_inputs == "raw" else f"-{estimation_inputs}-inputs"
+    return f"eqnet-{mode}-{num_tx}x{num_rx}-{2 ** num_bits_per_symbol}qam{suffix}"
 
 
 def save_eqnet(model, directory, meta=None):
@@ -854,6 +901,7 @@ def load_weights_into(model, directory, config=None, label=None):
     if config.get("model") != "eqnet":
         raise EQNetMismatch(f"{label} is a {config.get('model')!r} model, not an 'eqnet' model")
     stored, ours = config.get("layer", {}), model.get_config()
+    stored = {**LAYER_DEFAULTS, **stored}
     diff = [f"{k}: stored model has {stored.get(k)!r}, this EQNet has {ours[k]!r}"
             for k in ours if stored.get(k) != ours[k]]
     if diff:

@@ -22,13 +22,17 @@ from kaq_sionna.params import (
     parse_located,
     read_toml_file,
 )
-from kaq_sionna.softbits.eqnet import VARIANTS
+from kaq_sionna.softbits.eqnet import ESTIMATION_INPUTS, VARIANTS
 from kaq_sionna.training.spec import MODEL_TYPES, TrainScenarioError
 
-__all__ = ["EQNetTrainSpec", "QUICK", "TRAINING_MODES", "load_eqnet_scenario",
+__all__ = ["AUGMENTATIONS", "EQNetTrainSpec", "QUICK", "TRAINING_MODES", "load_eqnet_scenario",
            "parse_eqnet_scenario", "scenario_model_type"]
 
 TRAINING_MODES = ("two-stage", "single-stage")
+AUGMENTATIONS = ("none", "permutations")
+#: Keys added after models were trained; at these values they are left out of the
+#: fingerprint, so that older checkpoints still resume.
+FINGERPRINT_DEFAULTS = {"model": {"estimation_inputs": "raw"}, "training": {"augment": "none"}}
 
 SCENARIO_KEYS = (
     Param("name", str, REQUIRED, "scenario name; default output directory results/train/<name>"),
@@ -45,6 +49,8 @@ MODEL_KEYS = (
     Param("hidden_width", int, 0, "width of f_Q and of each g_Q branch (0: 4 num_tx K)", min=0),
     Param("estimation_width", int, 0, "width of f_E (0: 16 num_tx K)", min=0),
     Param("num_hidden", int, 6, "hidden layers of f_Q and of each g_Q branch", min=1, max=20),
+    Param("estimation_inputs", str, "raw", "inputs of f_E: the paper's (y, H, sigma_n), or "
+          "(LMMSE estimate, H^H H, sigma_n) (beyond the paper)", choices=ESTIMATION_INPUTS),
 )
 SYSTEM_KEYS = (
     Param("num_tx", int, 2, "transmitted streams N_t", min=1, max=64),
@@ -87,6 +93,10 @@ TRAINING_KEYS = (
     Param("feature_loss", str, "l1", "stage-2 feature loss: l1 (eq. (19)) or mse "
           "(ablation, Sect. 3.3)", choices=("l1", "mse")),
     Param("codebook_samples", int, 200000, "training features used by k-means++", min=1),
+    Param("augment", str, "none", "stage-2 / single-stage data augmentation: 'permutations' "
+          "draws a random stream order per sample and epoch (columns of H and rows of the "
+          "soft bits permuted together; ML soft bits are equivariant to it)",
+          choices=AUGMENTATIONS),
 )
 SECTIONS = {"scenario": SCENARIO_KEYS, "model": MODEL_KEYS, "system": SYSTEM_KEYS,
             "data": DATA_KEYS, "training": TRAINING_KEYS}
@@ -129,7 +139,12 @@ class EQNetTrainSpec:
 
     def fingerprint(self, quick=False):
         """Hash of the canonical form (and ``quick``): a changed scenario is detected on resume."""
-        text = json.dumps({"spec": self.as_dict(), "quick": bool(quick)}, sort_keys=True)
+        spec = self.as_dict()
+        for section, defaults in FINGERPRINT_DEFAULTS.items():
+            for key, value in defaults.items():
+                if spec[section].get(key) == value:
+                    del spec[section][key]
+        text = json.dumps({"spec": spec, "quick": bool(quick)}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def data_fingerprint(self, quick=False):

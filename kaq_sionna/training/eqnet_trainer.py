@@ -66,7 +66,8 @@ from kaq_sionna.training.eqnet_data import (
 )
 from kaq_sionna.training.trainer import check_resumable
 
-__all__ = ["CHECKPOINT", "DATA_FILE", "build_model", "evaluate", "model_name", "train_eqnet"]
+__all__ = ["CHECKPOINT", "DATA_FILE", "build_model", "evaluate", "model_name", "permute_streams",
+           "train_eqnet"]
 
 CHECKPOINT, DATA_FILE = "checkpoint.npz", "data.npz"
 EVAL_BATCH = 8192
@@ -80,7 +81,8 @@ def build_model(spec):
                  bits_per_feature=m["bits_per_feature"], hidden_width=m["hidden_width"] or None,
                  estimation_width=m["estimation_width"] or None, num_hidden=m["num_hidden"],
                  noise_sigma=spec.training["noise_sigma"],
-                 seed=derive_seed(spec.seed, "eqnet-init") % 100_000)
+                 seed=derive_seed(spec.seed, "eqnet-init") % 100_000,
+                 estimation_inputs=m["estimation_inputs"])
 
 
 def model_name(spec):
@@ -88,7 +90,7 @@ def model_name(spec):
     s = spec.system
     return canonical_name(spec.model["variant"], s["num_tx"], s["num_rx"],
                           s["num_bits_per_symbol"], spec.model["latent_dim"],
-                          spec.training["mode"] == "single-stage")
+                          spec.training["mode"] == "single-stage", spec.model["estimation_inputs"])
 
 
 # ----------------------------------------------------------------------------- steps
@@ -137,6 +139,28 @@ def _make_steps(model, opts, training, seed):
         return loss
 
     return {1: step1, 2: step2, "single": step_single}
+
+
+def permute_streams(rng, h, softbits):
+    """One random stream order per sample: the columns of ``h`` and the rows of
+    ``softbits`` permuted together (``augment = "permutations"``).
+
+    Relabelling the streams permutes the ML soft-bit matrix the same way (and
+    leaves ``y`` unchanged), so each epoch sees new, exactly labelled samples.
+
+    Input
+    -----
+    rng : numpy.random.Generator
+    h : [n, num_rx, num_tx], complex
+    softbits : [n, num_tx, num_bits_per_symbol], float
+
+    Output
+    ------
+    h, softbits : the permuted copies
+    """
+    order = np.argsort(rng.random((h.shape[0], h.shape[-1])), axis=1)
+    return (np.take_along_axis(h, order[:, None, :], 2),
+            np.take_along_axis(softbits, order[:, :, None], 1))
 
 
 def _batched(fn, n, *arrays):
@@ -351,6 +375,7 @@ def train_eqnet(spec, out, quick=False, restart=False, ship_dir=None, command=No
                    2: min(training["stage2_batch_size"], n_train)}
     batch_sizes["single"] = batch_sizes[2]
     s_train = train_ds.s()
+    augment = training["augment"] == "permutations"
     z_cache = {}
 
     def features():
@@ -377,17 +402,25 @@ def train_eqnet(spec, out, quick=False, restart=False, ship_dir=None, command=No
         bs = batch_sizes[stage]
         num_batches = n_train // bs  # the last incomplete batch is dropped
         losses = []
+        aug_rng = np.random.default_rng(derive_seed(seed, "eqnet-augment", stage,
+                                                    state["stage_epoch"]))
         for b in range(num_batches):
             idx = np.sort(perm[b * bs:(b + 1) * bs])
             if stage == 1:
                 loss = steps[1](tf.constant(train_ds.softbits[idx]))
-            elif stage == 2:
-                loss = steps[2](tf.constant(train_ds.y[idx]), tf.constant(train_ds.h[idx]),
-                                tf.constant(s_train[idx]), tf.constant(z_train[idx]))
+                losses.append(float(loss))
+                continue
+            h_b, sb_b = train_ds.h[idx], train_ds.softbits[idx]
+            z_b = None if stage == "single" else z_train[idx]
+            if augment:
+                h_b, sb_b = permute_streams(aug_rng, h_b, sb_b)
+                z_b = None if stage == "single" else paths["feat"](tf.constant(sb_b))
+            if stage == 2:
+                loss = steps[2](tf.constant(train_ds.y[idx]), tf.constant(h_b),
+                                tf.constant(s_train[idx]), tf.constant(z_b))
             else:
-                loss = steps["single"](tf.constant(train_ds.y[idx]), tf.constant(train_ds.h[idx]),
-                                       tf.constant(s_train[idx]),
-                                       tf.constant(train_ds.softbits[idx]))
+                loss = steps["single"](tf.constant(train_ds.y[idx]), tf.constant(h_b),
+                                       tf.constant(s_train[idx]), tf.constant(sb_b))
             losses.append(float(loss))
         val = _validate(model, paths, val_ds, z_val, eps, stage, training["feature_loss"])
         seconds = time.time() - t0

@@ -39,7 +39,7 @@ from sionna.phy.mimo import LinearDetector
 
 from kaq_sionna.params import diff_keys
 from kaq_sionna.quantization.losses import kaq_total_loss
-from kaq_sionna.quantization.modes import STEP_MODES, Quantizer
+from kaq_sionna.quantization.modes import MMD_MODES, STEP_MODES, Quantizer
 from kaq_sionna.results import atomic_write_bytes, atomic_write_text, git_commit
 from kaq_sionna.training.data import training_set
 from kaq_sionna.training.storage import (
@@ -141,7 +141,7 @@ def _load_checkpoint(path):
 
 
 def _make_step(det, opt, epsilon):
-    use_mmd = det.quantizer is not None and det.quantizer.mode == "kaq" and epsilon > 0
+    use_mmd = det.quantizer is not None and det.quantizer.uses_mmd and epsilon > 0
 
     @tf.function(reduce_retracing=True)
     def step(y, h, s, x):
@@ -222,7 +222,7 @@ def train(spec, out, quick=False, restart=False, stream=None, stop_after=None, s
         say(f"resuming after epoch {state['epoch']} from {ckpt_path}")
 
     val = training_set(system, training["val_samples"], seed, "val")
-    step = _make_step(det, opt, training["epsilon"] if m["quant"] == "kaq" else 0.0)
+    step = _make_step(det, opt, training["epsilon"] if m["quant"] in MMD_MODES else 0.0)
     bs = training["batch_size"]
     num_batches = training["samples_per_epoch"] // bs
     done_now = 0
@@ -279,7 +279,7 @@ def train(spec, out, quick=False, restart=False, stream=None, stop_after=None, s
         "batch_size": bs,
         "lr": training["lr"],
         "lr_halving_epochs": training["lr_halving_epochs"],
-        "epsilon": training["epsilon"] if m["quant"] == "kaq" else 0.0,
+        "epsilon": training["epsilon"] if m["quant"] in MMD_MODES else 0.0,
         "init_from": training["init_from"] or None,
         "init_from_commit": None if init_cfg is None else init_cfg.get("git_commit"),
         "train_seconds": round(state["train_seconds"], 1),
