@@ -104,3 +104,17 @@ def test_training_with_lmmse_inputs_and_permutations(tmp_path):
     # estimation beats all-zero soft bits on held-out data (it learned to detect)
     dist = doc["final_metrics"]["distortion"]
     assert dist["estimation"] < dist["zero_softbits"]
+
+
+def test_registry_name_eqnet_resolves_to_the_shipped_model():
+    from kaq_sionna.params import SpecError
+    from kaq_sionna.softbits.eqnet import EQNet as Model
+
+    ctx = LinkContext(2, 2, 6)
+    det = build_detector("eqnet", ctx)
+    assert isinstance(det, Model) and det.estimation_inputs == "lmmse"
+    assert build_detector("eqnet", ctx, estimation_inputs="raw").estimation_inputs == "raw"
+    y, h, s = random_inputs(nt=2, nr=2)
+    assert det(y, h, s).shape == (5, 3, 2, 6)
+    with pytest.raises(SpecError, match="none for 3x3, 16-QAM"):
+        build_detector("eqnet", LinkContext(3, 3, 4))

@@ -110,6 +110,7 @@ def _ensure_loaded():
     # Importing the modules that register detectors; kept lazy so that
     # ``registry`` itself stays import-cycle free.
     from kaq_sionna.detection import (  # noqa: F401
+        eqnet_registry,
         quantized_llr,
         sic,
         sionna_baselines,

@@ -1,0 +1,57 @@
+"""Registry entry ``"eqnet"``: the shipped EQ-Net model for the link's size, in estimation mode.
+
+EQ-Net has no useful untrained form (unlike the unfolded detectors, whose
+initial parameters are the paper's algorithm), so ``"eqnet"`` resolves to a
+shipped pretrained model (:mod:`kaq_sionna.pretrained`) named
+:func:`~kaq_sionna.softbits.eqnet.canonical_name` ``(variant, num_tx, num_rx,
+num_bits_per_symbol, estimation_inputs=...)``, e.g. ``eqnet-l-4x4-16qam-lmmse-inputs``.
+A link size without a shipped model is a :class:`~kaq_sionna.params.SpecError`
+that lists the shipped EQ-Net models and says how to train one.
+
+Default ``estimation_inputs = "lmmse"``: the models whose estimation encoder
+learned to detect on this project's CPU-sized training (docs/eqnet.md);
+``"raw"`` selects the paper's inputs.
+"""
+
+from kaq_sionna.detection.registry import DetectorSpec, register_detector
+from kaq_sionna.params import Param, SpecError
+
+PARAMS = (
+    Param("variant", str, "L", "residual blocks of f_E: L = 1, P = 3", choices=("L", "P")),
+    Param("estimation_inputs", str, "lmmse", "inputs of f_E the model was trained with: "
+          "(LMMSE estimate, H^H H, sigma_n) or the paper's (y, H, sigma_n)",
+          choices=("lmmse", "raw")),
+)
+
+
+def shipped_name(ctx, variant, estimation_inputs):
+    """The shipped model ``"eqnet"`` stands for on a link, or a :class:`SpecError`."""
+    from kaq_sionna import pretrained
+    from kaq_sionna.softbits.eqnet import canonical_name
+
+    name = canonical_name(variant, ctx.num_tx, ctx.num_rx, ctx.num_bits_per_symbol,
+                          estimation_inputs=estimation_inputs)
+    shipped = pretrained.available()
+    if name not in shipped:
+        have = sorted(n for n, c in shipped.items() if c.get("model") == "eqnet")
+        raise SpecError("[[detector]] (eqnet)",
+                        f"a shipped EQ-Net model {name!r} for this link (shipped: "
+                        f"{', '.join(have)}; train one with `kaq-sionna train` and --ship)",
+                        f"none for {ctx.num_tx}x{ctx.num_rx}, "
+                        f"{2 ** ctx.num_bits_per_symbol}-QAM")
+    return name
+
+
+def _check(ctx, params):
+    shipped_name(ctx, params["variant"], params["estimation_inputs"])
+
+
+def _build(ctx, variant="L", estimation_inputs="lmmse"):
+    from kaq_sionna.detection.registry import build_detector
+
+    return build_detector(shipped_name(ctx, variant, estimation_inputs), ctx)
+
+
+register_detector(DetectorSpec(
+    "eqnet", "EQ-Net estimation mode (paper 004): the shipped model for the link's size "
+    "(variant, f_E inputs)", PARAMS, _build, _check, source="kaq_sionna"))
