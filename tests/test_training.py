@@ -4,6 +4,7 @@ save/load round trip, mismatch detection, training-scenario validation, the
 
 import kaq_sionna  # noqa: F401, I001  (imports TensorFlow quietly, before TF itself)
 import json
+import os
 import shutil
 
 import numpy as np
@@ -108,6 +109,7 @@ def test_save_load_round_trip_and_mismatch(tmp_path):
     ("training", "batchsize", 3, "[training] batchsize: expected a known key"),
     ("system", "snr_db", [20.0, 10.0], "[system] snr_db: expected [lo, hi]"),
     ("training", "init_from", "nope", "[training] init_from"),
+    ("model", "name_suffix", "ft50", "[model] name_suffix: expected '' or '-' followed by"),
 ])
 def test_scenario_validation_names_the_key(section, key, value, needle):
     data = json.loads(json.dumps(TINY))
@@ -115,6 +117,14 @@ def test_scenario_validation_names_the_key(section, key, value, needle):
     with pytest.raises(SpecError) as err:
         parse_train_scenario(data, "t.toml")
     assert needle in str(err.value) and str(err.value).startswith("t.toml: ")
+
+
+def test_name_suffix_names_the_model_and_keeps_fingerprints(tmp_path):
+    assert tiny(model={"name_suffix": ""}).fingerprint() == tiny().fingerprint()
+    spec = tiny(model={"name_suffix": "-ft2"}, training={"epochs": 1})
+    assert spec.fingerprint() != tiny().fingerprint()
+    doc = train(spec, tmp_path / "run", stream=open(os.devnull, "w"))  # noqa: SIM115
+    assert doc["name"] == "pgdnet-fp32-2x2-16qam-ft2"
 
 
 def test_cli_train_quick(tmp_path, capsys):

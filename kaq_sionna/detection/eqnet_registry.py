@@ -39,6 +39,11 @@ def shipped_name(ctx, variant, estimation_inputs):
                         f"{', '.join(have)}; train one with `kaq-sionna train` and --ship)",
                         f"none for {ctx.num_tx}x{ctx.num_rx}, "
                         f"{2 ** ctx.num_bits_per_symbol}-QAM")
+    cfg = shipped[name]
+    if cfg.get("training_mode") == "two-stage" and not cfg.get("epochs_stage2"):
+        raise SpecError("[[detector]] (eqnet)", f"a model whose estimation encoder was trained "
+                        f"({name!r} is a quantization-only model: stage 2 was skipped; use it "
+                        f"as a quantizer, e.g. quantized-llr)", "no trained f_E")
     return name
 
 

@@ -8,6 +8,7 @@ what was expected and what was found; unknown sections and keys are errors.
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 
 from kaq_sionna.cdl import CDL_PARAMS, channel_system_keys
@@ -36,6 +37,8 @@ MODEL_KEYS = (
     Param("bits", int, 8, "bit width of ptq / qat-mse / kaq", min=2, max=16),
     Param("quantize_intermediate", bool, False, "also quantize r^(k)"),
     Param("prox", str, "soft", "soft threshold (paper) or + QAM box clip", choices=PROXES),
+    Param("name_suffix", str, "", "appended to the model's canonical name (e.g. \"-ft50\" for "
+          "a model trained longer than the shipped one of the same mode)"),
 )
 SYSTEM_KEYS = (
     Param("num_tx", int, 16, "transmitted streams", min=1, max=64),
@@ -103,7 +106,10 @@ class TrainSpec:
 
     def fingerprint(self, quick=False):
         """Hash of the canonical form (and ``quick``): a changed scenario is detected on resume."""
-        text = json.dumps({"spec": self.as_dict(), "quick": bool(quick)}, sort_keys=True)
+        spec = self.as_dict()
+        if not spec["model"].get("name_suffix"):  # added later: older checkpoints still resume
+            spec["model"].pop("name_suffix", None)
+        text = json.dumps({"spec": spec, "quick": bool(quick)}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def effective(self, quick=False):
@@ -145,6 +151,10 @@ def _parse(data, where):
     if out["system"]["num_rx"] < out["system"]["num_tx"]:
         raise SpecError("[system] num_rx", f">= num_tx ({out['system']['num_tx']})",
                         out["system"]["num_rx"])
+    suffix = out["model"]["name_suffix"]
+    if suffix and not re.fullmatch(r"-[a-z0-9][a-z0-9-]*", suffix):
+        raise SpecError("[model] name_suffix", "'' or '-' followed by lower-case letters, digits "
+                        "and '-' (e.g. \"-ft50\")", repr(suffix))
     tr = out["training"]
     if tr["batch_size"] > tr["samples_per_epoch"]:
         raise SpecError("[training] batch_size", f"<= samples_per_epoch "

@@ -265,7 +265,8 @@ def train(spec, out, quick=False, restart=False, stream=None, stop_after=None, s
         say(f"Es/N0 {snr:>5} dB: BER {row['ber']:.5f}  (LMMSE {row['ber_lmmse']:.5f}, "
             f"{row['num_bits']} bits)")
     name = canonical_name(m["type"], m["quant"], m["bits"], system["num_tx"], system["num_rx"],
-                          system["num_bits_per_symbol"]) + channel_suffix(system)
+                          system["num_bits_per_symbol"]) + channel_suffix(system) \
+        + m.get("name_suffix", "")
     meta = {
         "name": name,
         "system": {k: system[k] for k in ("num_tx", "num_rx", "num_bits_per_symbol")},
