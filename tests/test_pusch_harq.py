@@ -42,18 +42,18 @@ def test_round_one_is_bit_exact_with_the_tb_encoder(link):
 def test_harq_over_pusch_lowers_bler_per_transport_block(link):
     harq = HARQLink(link.harq_view(), max_transmissions=2, storage="float32")
     config.seed = 5
-    _, _, stats = tf.function(harq.run)(tf.constant(16), tf.constant(7.0))
+    _, _, stats = tf.function(harq.run)(tf.constant(32), tf.constant(7.0))
     failed = stats["failed"].numpy()                            # [rounds, batch, C]
     # the transport block is the unit: its code blocks fail, are stored and resent together
     assert np.all(failed == failed[..., :1])
-    assert np.all(stats["num_transmissions"].numpy() == stats["num_transmissions"].numpy()[:, :1])
-    config.seed = 5
-    st = harq.statistics(16, 7.0, num_batches=2)
-    # measured (seed 5, 32 TBs of 2 code blocks): round 1 BLER 0.59, after the IR
-    # retransmission 0.0
-    assert st["bler_per_round"][0] > 0.3
-    assert st["bler_per_round"][1] < 0.5 * st["bler_per_round"][0]
-    assert st["stored_bits_mean"] > 0
+    ntx = stats["num_transmissions"].numpy()
+    assert np.all(ntx == ntx[:, :1])
+    bler = failed[..., 0].mean(axis=1)
+    # measured (seed 5, 32 TBs of 2 code blocks): round 1 BLER 0.625, after the IR
+    # retransmission 0.031
+    assert bler[0] > 0.3
+    assert bler[1] < 0.5 * bler[0]
+    assert stats["stored_bits"].numpy().max() > 0
 
 
 def test_pusch_harq_scenario_keys():
