@@ -148,10 +148,11 @@ def resolve_quantizer(name, num_tx=None, num_bits_per_symbol=None):
             if v is not None and system.get(k) != v:
                 raise SpecError(key, f"an EQ-Net model for the link's {k} = {v}",
                                 f"{name!r}, a model for {k} = {system.get(k)}")
-    q = resolve_storage(name, num_tx, num_bits_per_symbol)
-    if hasattr(q, "eqnet"):
-        return q.eqnet, True
-    return q, False
+    if name in models:  # the model itself (HARQ storage wraps it; quantized-llr does not)
+        from kaq_sionna import pretrained
+
+        return pretrained.load(name), True
+    return resolve_storage(name, num_tx, num_bits_per_symbol), False
 
 
 def _run_chunked(fns, y, h, s, chunk):
