@@ -64,6 +64,7 @@ from kaq_sionna.training.eqnet_data import (
     save_dataset,
     split_indices,
 )
+from kaq_sionna.training.storage import channel_suffix
 from kaq_sionna.training.trainer import check_resumable
 
 __all__ = ["CHECKPOINT", "DATA_FILE", "build_model", "evaluate", "model_name", "permute_streams",
@@ -86,11 +87,13 @@ def build_model(spec):
 
 
 def model_name(spec):
-    """Pretrained name of the scenario's model (e.g. ``eqnet-l-2x2-64qam``)."""
+    """Pretrained name of the scenario's model (e.g. ``eqnet-l-2x2-64qam``; CDL-trained
+    models end in ``-cdl<profile>``, as the unfolded detectors')."""
     s = spec.system
     return canonical_name(spec.model["variant"], s["num_tx"], s["num_rx"],
                           s["num_bits_per_symbol"], spec.model["latent_dim"],
-                          spec.training["mode"] == "single-stage", spec.model["estimation_inputs"])
+                          spec.training["mode"] == "single-stage",
+                          spec.model["estimation_inputs"]) + channel_suffix(s)
 
 
 # ----------------------------------------------------------------------------- steps
