@@ -104,3 +104,7 @@ def test_eqnet_data_over_cdl():
     assert high > 0.97 and high > low
     np.testing.assert_allclose(data.no[:per_snr], 10 ** -0.5, rtol=1e-5)
     assert tuple(data.s(slice(0, 3)).shape) == (3, 4, 4)
+    # CDL-trained EQ-Nets are named like the unfolded detectors: a -cdl<profile> suffix
+    from kaq_sionna.training.eqnet_trainer import model_name
+
+    assert model_name(spec) == "eqnet-l-2x4-4qam-cdlc"
