@@ -32,6 +32,9 @@ def test_lmmse_inputs_shapes_save_load_and_mismatch(tmp_path):
     llr = det(y, h, s)
     assert llr.shape == (5, 3, 2, 4) and llr.dtype == tf.float32
     np.testing.assert_array_equal(tf.function(det.estimate)(y, h, s).numpy(), llr.numpy())
+    # links run detectors under XLA (no complex MatrixSolve there: the LMMSE inputs use Cholesky)
+    xla = tf.function(det.estimate, jit_compile=True)(y, h, s).numpy()
+    np.testing.assert_allclose(xla, llr.numpy(), atol=1e-3)
     save_eqnet(det, tmp_path / "m")
     again = load_eqnet(tmp_path / "m")
     assert again.estimation_inputs == "lmmse"

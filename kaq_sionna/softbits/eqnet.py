@@ -626,7 +626,8 @@ class EQNet(keras.layers.Layer):
         g = tf.matmul(hh, h)
         eye = tf.eye(self.num_tx, dtype=g.dtype)
         a = g + tf.cast(n0, g.dtype)[:, None, None] * eye
-        x = tf.linalg.solve(a, tf.matmul(hh, y[..., None]))[..., 0]
+        # Cholesky, not tf.linalg.solve: XLA has no complex MatrixSolve (links run under XLA)
+        x = tf.linalg.cholesky_solve(tf.linalg.cholesky(a), tf.matmul(hh, y[..., None]))[..., 0]
         return x, tf.reshape(g, [-1, self.num_tx * self.num_tx])
 
     def estimate_softbits(self, y, h, s):
