@@ -190,25 +190,47 @@ class PUSCHLink(Block):
         llr : [batch_size, 1, num_coded_bits], tf.float
             ln p(1)/p(0), so ``BinaryCrossentropy(from_logits=True)(c, llr)`` is a loss.
         """
+        tx = self._transmitter
+        b = tx._binary_source([batch_size, 1, self.tb_size])
+        c = tx._tb_encoder(b)
+        return c, self.detect_coded_bits(c, self.snr_to_no(ebno_db))
+
+    def detect_coded_bits(self, c, no, channel=None):
+        r"""The physical layer between the TB encoder and the TB decoder: QAM, layer mapping,
+        DMRS and resource grid (and precoding), the CDL channel and AWGN, channel estimation
+        (LS or perfect), ``detector`` and layer demapping.
+
+        Input
+        -----
+        c : [batch_size, 1, num_coded_bits], tf.float
+            Coded, scrambled transport-block bits.
+        no : tf.float
+            Noise variance.
+        channel : `None` | (h, h_freq)
+            A realisation from the channel's ``draw`` (e.g. kept over HARQ rounds), else a
+            new one.
+
+        Output
+        ------
+        llr : [batch_size, 1, num_coded_bits], tf.float
+            ln p(1)/p(0) of ``c``.
+        """
         # Sionna's transmitter and receiver expose no hook between TB coding and
         # decoding, so their stages are called one by one here (same order as their call()).
         tx, rx = self._transmitter, self._receiver
-        no = self.snr_to_no(ebno_db)
-        b = tx._binary_source([batch_size, 1, self.tb_size])
-        c = tx._tb_encoder(b)
         x = tx._resource_grid_mapper(tx._layer_mapper(tx._mapper(c)))
         if self.config.precoding == "codebook":
             x = tx._precoder(x)
-        h, h_freq = self._channel.draw(batch_size)
+        h, h_freq = self._channel.draw(tf.shape(c)[0]) if channel is None else channel
         y = self._channel(x, h, no)
         if self.csi == "perfect":
             if self.config.precoding == "codebook":
-                raise NotImplementedError("coded_llrs with perfect CSI and codebook precoding")
+                raise NotImplementedError("perfect CSI with codebook precoding is only "
+                                          "available through transmit()")
             h_hat, err_var = h_freq, tf.zeros([], self.rdtype)
         else:
             h_hat, err_var = rx._channel_estimator(y, no)
-        llr = rx._layer_demapper(rx._mimo_detector(y, h_hat, err_var, no))
-        return c, llr
+        return rx._layer_demapper(rx._mimo_detector(y, h_hat, err_var, no))
 
     def harq_view(self):
         """This link as HARQ codewords: its code blocks (:class:`links.PUSCHCodeBlocks`)."""

@@ -114,26 +114,11 @@ class PUSCHCodeBlocks(Block):
         return self._link._channel.draw(batch_size)
 
     def detect_codewords(self, c, no, h=None):
-        link = self._link
-        tx, rx = link._transmitter, link._receiver
         batch = tf.shape(c)[0]
         bits = tf.reshape(tf.cast(c, self.rdtype), [batch, 1, self.num_tx * self.n])
         if self._scrambler is not None:
             bits = self._scrambler(bits)
-        x = tx._resource_grid_mapper(tx._layer_mapper(tx._mapper(bits)))
-        if link.config.precoding == "codebook":
-            x = tx._precoder(x)
-        h, h_freq = self.draw_channel(batch) if h is None else h
-        y = link._channel(x, h, no)
-        if link.csi == "perfect":
-            if link.config.precoding == "codebook":
-                raise NotImplementedError("HARQ over PUSCH with perfect CSI and codebook "
-                                          "precoding")
-            h_hat, err_var = h_freq, tf.zeros([], self.rdtype)
-        else:
-            h_hat, err_var = rx._channel_estimator(y, no)
-        llr = rx._layer_demapper(rx._mimo_detector(y, h_hat, err_var, no))  # [batch, 1, G]
-        llr = tf.cast(llr, self.rdtype)
+        llr = tf.cast(self._link.detect_coded_bits(bits, no, h), self.rdtype)  # [batch, 1, G]
         if self._descrambler is not None:
             llr = self._descrambler(llr)
         return tf.reshape(llr, [batch, self.num_tx, self.n])
