@@ -139,8 +139,9 @@ def test_constructor_errors_name_the_parameter():
         OFDMLink(det, num_tx=2, cdl_model="Z", **SMALL)
 
 
-def test_harq_section_accepts_ofdm_and_refuses_pusch():
+def test_harq_section_accepts_ofdm_and_pusch_and_refuses_other_types():
     link = validate_link("ofdm", {"num_tx": 4, "num_rx": 4})
     assert validate_harq({"max_transmissions": 2}, "ofdm", link)["max_transmissions"] == 2
+    assert validate_harq({"max_transmissions": 3}, "pusch", {})["max_transmissions"] == 3
     with pytest.raises(SpecError, match="HARQ support"):
-        validate_harq({}, "pusch", {})
+        validate_harq({}, "satellite", {})

@@ -140,8 +140,12 @@ def test_sigterm_keeps_finished_points_and_rerun_resumes(tiny, tmp_path):
     import signal
     import time
 
-    tiny.write_text(TINY.replace("[-4.0, 0.0, 4.0]", "[-4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, "
-                                                     "3.0, 4.0, 5.0, 6.0, 7.0]"))
+    # many slow-enough points, so that the sweep is still running when the signal arrives
+    # (after the first point has been written; the first point includes the tracing)
+    grid = ", ".join(f"{-4.0 + 0.25 * i:.2f}" for i in range(30))
+    tiny.write_text(TINY.replace("[-4.0, 0.0, 4.0]", f"[{grid}]")
+                    .replace("max_mc_iter = 2", "max_mc_iter = 6")
+                    .replace("num_target_block_errors = 10", "num_target_block_errors = 1000000"))
     out = tmp_path / "o"
     proc = subprocess.Popen([sys.executable, "-m", "kaq_sionna", "run", str(tiny), "--out",
                              str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
