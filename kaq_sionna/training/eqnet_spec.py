@@ -23,7 +23,7 @@ from kaq_sionna.params import (
     read_toml_file,
 )
 from kaq_sionna.softbits.eqnet import ESTIMATION_INPUTS, VARIANTS
-from kaq_sionna.training.spec import MODEL_TYPES, TrainScenarioError
+from kaq_sionna.training.spec import MODEL_TYPES, TrainScenarioError, spec_fingerprint
 
 __all__ = ["AUGMENTATIONS", "EQNetTrainSpec", "QUICK", "TRAINING_MODES", "load_eqnet_scenario",
            "parse_eqnet_scenario", "scenario_model_type"]
@@ -31,7 +31,7 @@ __all__ = ["AUGMENTATIONS", "EQNetTrainSpec", "QUICK", "TRAINING_MODES", "load_e
 TRAINING_MODES = ("two-stage", "single-stage")
 AUGMENTATIONS = ("none", "permutations")
 #: Keys added after models were trained; at these values they are left out of the
-#: fingerprint, so that older checkpoints still resume.
+#: fingerprint, so that older checkpoints still resume (training.spec.spec_fingerprint).
 FINGERPRINT_DEFAULTS = {"model": {"estimation_inputs": "raw"}, "training": {"augment": "none"}}
 
 SCENARIO_KEYS = (
@@ -139,13 +139,7 @@ class EQNetTrainSpec:
 
     def fingerprint(self, quick=False):
         """Hash of the canonical form (and ``quick``): a changed scenario is detected on resume."""
-        spec = self.as_dict()
-        for section, defaults in FINGERPRINT_DEFAULTS.items():
-            for key, value in defaults.items():
-                if spec[section].get(key) == value:
-                    del spec[section][key]
-        text = json.dumps({"spec": spec, "quick": bool(quick)}, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return spec_fingerprint(self.as_dict(), quick, FINGERPRINT_DEFAULTS)
 
     def data_fingerprint(self, quick=False):
         """Hash of what the data set depends on (system, data, source, seed, quick)."""

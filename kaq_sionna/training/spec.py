@@ -25,6 +25,37 @@ from kaq_sionna.quantization.modes import MODES
 
 MODEL_TYPES = ("pgdnet", "admmnet")
 
+#: Keys added after models were trained; at these values they are left out of the fingerprint,
+#: so that older checkpoints still resume (:func:`spec_fingerprint`).
+FINGERPRINT_DEFAULTS = {"model": {"name_suffix": ""}}
+
+
+def spec_fingerprint(spec, quick, later_defaults):
+    """Hash of a training scenario's canonical form (and ``quick``): a changed scenario is
+    detected on resume.
+
+    Parameters
+    ----------
+    spec : dict of dict
+        The validated sections.
+    quick : bool
+    later_defaults : dict of dict
+        ``{section: {key: value}}`` of keys added to the schema after models were
+        trained; a key at that value is left out, so the old fingerprints stay valid.
+
+    Output
+    ------
+    : str, 16 hex digits
+    """
+    spec = {section: dict(values) for section, values in spec.items()}
+    for section, defaults in later_defaults.items():
+        for key, value in defaults.items():
+            if spec[section].get(key) == value:
+                del spec[section][key]
+    text = json.dumps({"spec": spec, "quick": bool(quick)}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 SCENARIO_KEYS = (
     Param("name", str, REQUIRED, "scenario name; default output directory results/train/<name>"),
     Param("seed", int, 0, "seed of every random draw (data, validation, calibration)", min=0),
@@ -106,11 +137,7 @@ class TrainSpec:
 
     def fingerprint(self, quick=False):
         """Hash of the canonical form (and ``quick``): a changed scenario is detected on resume."""
-        spec = self.as_dict()
-        if not spec["model"].get("name_suffix"):  # added later: older checkpoints still resume
-            spec["model"].pop("name_suffix", None)
-        text = json.dumps({"spec": spec, "quick": bool(quick)}, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return spec_fingerprint(self.as_dict(), quick, FINGERPRINT_DEFAULTS)
 
     def effective(self, quick=False):
         """The training and evaluation settings of a full or a ``--quick`` run."""
