@@ -78,6 +78,8 @@ class HARQLink(Block):
         Coded link with ``detect_codewords(c, no)``, ``snr_to_no(snr_db)``,
         ``k``, ``n``, ``num_tx``, ``num_bits_per_symbol`` and a binary source
         ``_source``; not in uncoded mode.
+        A link with ``harq_view()`` (``links.PUSCHLink``) is replaced by that
+        view (:class:`links.PUSCHCodeBlocks`), which ``base_link`` then returns.
     max_transmissions : int
         Maximum number of transmissions per codeword (>= 1).
     rv_sequence : tuple of int
@@ -126,6 +128,8 @@ class HARQLink(Block):
     def __init__(self, base_link, max_transmissions=4, rv_sequence=DEFAULT_RV_SEQUENCE,
                  combining="ir", storage="float32", storage_point="buffer",
                  new_channel_per_round=True, num_bp_iter=20, llr_max=20.0, **kwargs):
+        if hasattr(base_link, "harq_view"):  # e.g. PUSCHLink: its HARQ codewords are code blocks
+            base_link = base_link.harq_view()
         missing = [a for a in ("detect_codewords", "snr_to_no", "k", "n", "num_tx",
                                "num_bits_per_symbol", "_source") if not hasattr(base_link, a)]
         if missing:

@@ -321,8 +321,6 @@ def build_harq_link(base_link, harq, storage):
     from kaq_sionna.harq.eqnet_storage import resolve_storage
     from links.harq import HARQLink
 
-    if hasattr(base_link, "harq_view"):  # e.g. PUSCH: the code blocks of a transport block
-        base_link = base_link.harq_view()
     compressor = resolve_storage(storage, base_link.num_tx, base_link.num_bits_per_symbol)
     return HARQLink(base_link, max_transmissions=harq["max_transmissions"],
                     rv_sequence=tuple(harq["rv_sequence"]), combining=harq["combining"],

@@ -40,7 +40,8 @@ def test_round_one_is_bit_exact_with_the_tb_encoder(link):
 
 
 def test_harq_over_pusch_lowers_bler_per_transport_block(link):
-    harq = HARQLink(link.harq_view(), max_transmissions=2, storage="float32")
+    harq = HARQLink(link, max_transmissions=2, storage="float32")  # takes the code-block view
+    assert harq.base_link.harq_unit == "transport_block" and harq.num_tx == 2
     config.seed = 5
     _, _, stats = tf.function(harq.run)(tf.constant(32), tf.constant(7.0))
     failed = stats["failed"].numpy()                            # [rounds, batch, C]
