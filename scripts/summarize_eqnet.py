@@ -39,18 +39,17 @@ FIG6_RUNS = (("two-stage", "eqnet-l-2x2-64qam-lmmse-inputs"),
 
 
 def crossings(doc):
-    from kaq_sionna.memory_study import snr_at_bler
+    """Per curve label: the Eb/N0 at each target, the last point, and the gaps to the first curve
+    (:func:`snr_table.table`)."""
+    from snr_table import table  # scripts/snr_table.py, beside this script
 
+    rows, _ = table(doc, "bler", TARGETS)
     out = {}
-    for c in doc["curves"]:
-        row = {f"{t:g}": snr_at_bler(c["snr_db"], c["bler"], t) for t in TARGETS}
-        row["last"] = [c["snr_db"][-1], c["bler"][-1]] if c["snr_db"] else None
-        out[c["label"]] = row
-    ref = next(iter(out.values()), None)
-    for row in out.values():
-        for t in TARGETS:
-            a, b = row[f"{t:g}"], ref[f"{t:g}"]
-            row[f"gap_{t:g}"] = None if a is None or b is None else round(a - b, 2)
+    for label, cells, last in rows:
+        row = {f"{t:g}": snr for t, (snr, _) in zip(TARGETS, cells, strict=True)}
+        row["last"] = list(last) if last else None
+        row.update({f"gap_{t:g}": gap for t, (_, gap) in zip(TARGETS, cells, strict=True)})
+        out[label] = row
     return out
 
 
