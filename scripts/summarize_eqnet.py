@@ -11,6 +11,8 @@ histories ``results/train/eqnet-l-2x2-64qam-lmmse-inputs/train.json`` (two stage
   reference curve (its first curve: ML, or MMSE-SIC for Fig. 10);
 * ``results/eqnet/fig6_two_stage_vs_single_stage.png``: validation distortion of the
   estimation path vs gradient updates (paper Fig. 6, left);
+* ``results/eqnet/fig10.png``: the four panels of the paper's Fig. 10 (8x8 to 64x64) from the
+  ``eqnet_fig10_*`` sweeps;
 
 and prints the tables (markdown). A gap > 0 dB means the curve needs more SNR than the reference.
 
@@ -28,11 +30,19 @@ OUT = ROOT / "results" / "eqnet"
 SCENARIOS = (
     ("eqnet_fig5_2x2_64qam", "Fig. 5: latent dimension, 2x2 64-QAM, ML soft bits"),
     ("eqnet_fig7_4x4_16qam", "Fig. 7: estimation, 4x4 16-QAM"),
+    ("eqnet_fig7_4x4_16qam_feature_loss", "Fig. 7 / Sect. 3.3: L1 vs MSE feature loss, 4x4 16-QAM"),
     ("eqnet_fig8_2x2_64qam", "Fig. 8: estimation, 2x2 64-QAM (+ Fig. 6 right: single stage)"),
     ("eqnet_fig9_2x2_64qam", "Fig. 9: quantization of ML soft bits, 2x2 64-QAM"),
     ("eqnet_fig10_8x8_16qam", "Fig. 10a: quantization of MMSE-SIC soft bits, 8x8 16-QAM"),
+    ("eqnet_fig10_16x16_16qam", "Fig. 10b: quantization of MMSE-SIC soft bits, 16x16 16-QAM"),
+    ("eqnet_fig10_32x32_16qam", "Fig. 10c: LMMSE soft bits, 32x32 16-QAM, 16x16 model by blocks"),
+    ("eqnet_fig10_64x64_16qam", "Fig. 10d: LMMSE soft bits, 64x64 16-QAM, 16x16 model by blocks"),
     ("eqnet_fig11_12_cdl_a_2x2_64qam", "Figs. 11-12: Rayleigh-trained, tested on CDL-A"),
 )
+FIG10_PANELS = (("eqnet_fig10_8x8_16qam", "Fig. 10a: 8x8, MMSE-SIC soft bits"),
+                ("eqnet_fig10_16x16_16qam", "Fig. 10b: 16x16, MMSE-SIC soft bits"),
+                ("eqnet_fig10_32x32_16qam", "Fig. 10c: 32x32, LMMSE soft bits"),
+                ("eqnet_fig10_64x64_16qam", "Fig. 10d: 64x64, LMMSE soft bits"))
 TARGETS = (0.1, 0.01)
 FIG6_RUNS = (("two-stage", "eqnet-l-2x2-64qam-lmmse-inputs"),
              ("single-stage", "eqnet-lsingle-2x2-64qam-lmmse-inputs"))
@@ -97,6 +107,37 @@ def fig6(summary):
               f"minimum {c['min']:.3f}, {c['updates'][-1]} updates")
 
 
+def fig10():
+    """The paper's Fig. 10 as one figure: coded BLER of each ``eqnet_fig10_*`` sweep, a panel
+    per system size."""
+    panels = [(name, title) for name, title in FIG10_PANELS
+              if (ROOT / "results" / name / "results.json").is_file()]
+    if not panels:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False)
+    for ax, (name, title) in zip(axes[0], panels, strict=True):
+        doc = json.loads((ROOT / "results" / name / "results.json").read_text())
+        for c in doc["curves"]:
+            pts = [(x, y) for x, y in zip(c["snr_db"], c["bler"], strict=True) if y > 0]
+            if pts:
+                ax.semilogy(*zip(*pts, strict=True), marker="o", ms=3, label=c["label"])
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("Eb/N0 [dB]")
+        ax.set_ylim(1e-3, 1.05)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=6)
+    axes[0][0].set_ylabel("BLER")
+    fig.tight_layout()
+    tmp = OUT / "fig10.tmp.png"
+    fig.savefig(tmp, dpi=120)
+    tmp.replace(OUT / "fig10.png")
+
+
 def main():
     sys.path.insert(0, str(ROOT))
     from kaq_sionna.results import atomic_write_text
@@ -132,6 +173,7 @@ def main():
     if fig4.is_file():
         summary["fig4"] = json.loads(fig4.read_text())
     fig6(summary)
+    fig10()
     atomic_write_text(OUT / "summary.json", json.dumps(summary, indent=2) + "\n")
 
 

@@ -108,3 +108,8 @@ def test_eqnet_data_over_cdl():
     from kaq_sionna.training.eqnet_trainer import model_name
 
     assert model_name(spec) == "eqnet-l-2x4-4qam-cdlc"
+    # the MSE feature-loss ablation (Sect. 3.3) is named apart from the L1 model it mirrors
+    spec.training["feature_loss"] = "mse"
+    assert model_name(spec) == "eqnet-l-2x4-4qam-mse-feature-loss-cdlc"
+    spec.training["mode"] = "single-stage"  # no stage 2: the feature loss plays no part
+    assert model_name(spec) == "eqnet-lsingle-2x4-4qam-cdlc"

@@ -19,6 +19,10 @@ the storage. It is registered as ``"quantized-llr"``:
   k-means codebooks; ``"unquantized"`` keeps the float latent,
   :math:`g_Q(f_Q(\Lambda))` (the paper's Fig. 5: the cost of the latent
   dimension alone, :class:`UnquantizedLatent`);
+* ``eqnet_blockwise``: `True` lets an EQ-Net model for :math:`N_t` streams
+  quantize a link with a multiple of :math:`N_t` streams by blocks of
+  :math:`N_t` rows (:class:`~kaq_sionna.softbits.eqnet.BlockwiseEQNet`; the
+  paper's Sect. 3.5 and Fig. 10c-d: a 16x16 model for 32x32 and 64x64);
 * ``fit_esno_db`` and ``fit_samples``: the fitting set of the scalar
   quantizers that need one (``fit``: the uniform clipping level that
   minimises the MSE, the max-MI cells).
@@ -101,7 +105,7 @@ class UnquantizedLatent:
         return softbit_to_llr(self.eqnet.decode(z), self.eqnet.llr_max)
 
 
-def resolve_quantizer(name, num_tx=None, num_bits_per_symbol=None):
+def resolve_quantizer(name, num_tx=None, num_bits_per_symbol=None, blockwise=False):
     r"""A fresh LLR quantizer from its name.
 
     Parameters
@@ -110,13 +114,19 @@ def resolve_quantizer(name, num_tx=None, num_bits_per_symbol=None):
         ``"uniform<b>"`` or ``"maxmi<b>"`` with ``b`` in 1..8, any scalar scheme of
         :data:`kaq_sionna.softbits.STORAGE_SCHEMES`, or a shipped EQ-Net model name.
     num_tx, num_bits_per_symbol : int | `None`
-        The link's; an EQ-Net model of another size is refused.
+        The link's; an EQ-Net model of another size is refused (of another
+        ``num_bits_per_symbol`` always, of another ``num_tx`` unless
+        ``blockwise`` and ``num_tx`` is a multiple of the model's).
+    blockwise : bool
+        Quantize by blocks of the model's ``num_tx`` rows
+        (:class:`~kaq_sionna.softbits.eqnet.BlockwiseEQNet`, paper 004 Sect. 3.5).
 
     Output
     ------
     : (quantizer, joint)
         ``joint`` is `True` for an :class:`~kaq_sionna.softbits.eqnet.EQNet`
-        (codes ``[..., N_t, K]`` matrices), `False` for a scalar compressor.
+        or a :class:`~kaq_sionna.softbits.eqnet.BlockwiseEQNet` (codes
+        ``[..., N_t, K]`` matrices), `False` for a scalar compressor.
 
     Raises
     ------
@@ -144,14 +154,23 @@ def resolve_quantizer(name, num_tx=None, num_bits_per_symbol=None):
                         + ", ".join([*STORAGE_SCHEMES, *models]), repr(name))
     if name in models:
         system = models[name]
-        for k, v in (("num_tx", num_tx), ("num_bits_per_symbol", num_bits_per_symbol)):
-            if v is not None and system.get(k) != v:
-                raise SpecError(key, f"an EQ-Net model for the link's {k} = {v}",
-                                f"{name!r}, a model for {k} = {system.get(k)}")
-    if name in models:  # the model itself (HARQ storage wraps it; quantized-llr does not)
+        nbps = system.get("num_bits_per_symbol")
+        if num_bits_per_symbol is not None and nbps != num_bits_per_symbol:
+            raise SpecError(key, f"an EQ-Net model for the link's num_bits_per_symbol = "
+                            f"{num_bits_per_symbol}",
+                            f"{name!r}, a model for num_bits_per_symbol = {nbps}")
+        model_tx = system.get("num_tx")
+        by_blocks = num_tx is not None and num_tx != model_tx
+        if by_blocks and not (blockwise and num_tx % model_tx == 0):
+            raise SpecError(key, f"an EQ-Net model for the link's num_tx = {num_tx} (or, with "
+                            f"eqnet_blockwise = true, for a divisor of it)",
+                            f"{name!r}, a model for num_tx = {model_tx}")
+        # The model itself (HARQ storage wraps it; quantized-llr does not)
         from kaq_sionna import pretrained
+        from kaq_sionna.softbits.eqnet import BlockwiseEQNet
 
-        return pretrained.load(name), True
+        model = pretrained.load(name)
+        return (BlockwiseEQNet(model, num_tx) if by_blocks else model), True
     return resolve_storage(name, num_tx, num_bits_per_symbol), False
 
 
@@ -289,6 +308,8 @@ _PARAMS = (
     Param("eqnet_latent", str, "codebooks", "an EQ-Net quantizer's latent: stored with its "
           "k-means codebooks, or unquantized float32 features (paper 004, Fig. 5)",
           choices=EQNET_LATENT),
+    Param("eqnet_blockwise", bool, False, "an EQ-Net model for N_t streams quantizes a link "
+          "with a multiple of N_t streams by blocks of N_t rows (paper 004 Sect. 3.5)"),
     Param("fit_esno_db", list, list(DEFAULT_FIT_ESNO_DB),
           "Es/N0 values (dB) of the fitting set of quantizers that need fitting (default: "
           "those of the shipped EQ-Net's training data)"),
@@ -310,22 +331,35 @@ def _check(ctx, params):
         spec.check(ctx, check_params(spec.params, {}, f"[[detector]] ({params['source']})"))
     if not params["fit_esno_db"]:
         raise SpecError("[[detector]] (quantized-llr) fit_esno_db", "a non-empty list", "[]")
-    _, joint = resolve_quantizer(params["quantizer"], ctx.num_tx, ctx.num_bits_per_symbol)
+    blockwise = params.get("eqnet_blockwise", False)
+    q, joint = resolve_quantizer(params["quantizer"], ctx.num_tx, ctx.num_bits_per_symbol,
+                                 blockwise)
     if params.get("eqnet_latent", "codebooks") == "unquantized" and not joint:
         raise SpecError("[[detector]] (quantized-llr) eqnet_latent",
                         "'codebooks' for a scalar quantizer ('unquantized' applies to EQ-Net "
                         "models only)", f"'unquantized' with quantizer {params['quantizer']!r}")
+    if blockwise and not joint:
+        raise SpecError("[[detector]] (quantized-llr) eqnet_blockwise",
+                        "false for a scalar quantizer (blocks apply to EQ-Net models only)",
+                        f"true with quantizer {params['quantizer']!r}")
+    from kaq_sionna.softbits.eqnet import BlockwiseEQNet
+
+    if params.get("eqnet_latent", "codebooks") == "unquantized" and isinstance(q, BlockwiseEQNet):
+        raise SpecError("[[detector]] (quantized-llr) eqnet_latent",
+                        "'codebooks' when the model quantizes by blocks (eqnet_blockwise)",
+                        "'unquantized'")
 
 
 def build_quantized_llr(ctx, source, quantizer, fit_esno_db, fit_samples, fit_seed=0,
-                        llr_clip=20.0, eqnet_latent="codebooks"):
+                        llr_clip=20.0, eqnet_latent="codebooks", eqnet_blockwise=False):
     """Factory of the ``"quantized-llr"`` registry entry (see :class:`QuantizedLLRDetector`)."""
     from kaq_sionna.detection.registry import build_detector
 
     _check(ctx, {"source": source, "quantizer": quantizer, "fit_esno_db": fit_esno_db,
-                 "eqnet_latent": eqnet_latent})
+                 "eqnet_latent": eqnet_latent, "eqnet_blockwise": eqnet_blockwise})
     det = build_detector(source, ctx)
-    q, joint = resolve_quantizer(quantizer, ctx.num_tx, ctx.num_bits_per_symbol)
+    q, joint = resolve_quantizer(quantizer, ctx.num_tx, ctx.num_bits_per_symbol,
+                                 eqnet_blockwise)
     if joint and eqnet_latent == "unquantized":
         q = UnquantizedLatent(q)
     if hasattr(q, "fit"):

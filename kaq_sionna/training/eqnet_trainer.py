@@ -88,12 +88,16 @@ def build_model(spec):
 
 def model_name(spec):
     """Pretrained name of the scenario's model (e.g. ``eqnet-l-2x2-64qam``; CDL-trained
-    models end in ``-cdl<profile>``, as the unfolded detectors')."""
-    s = spec.system
-    return canonical_name(spec.model["variant"], s["num_tx"], s["num_rx"],
+    models end in ``-cdl<profile>``, as the unfolded detectors'; a two-stage model whose
+    stage 2 used the MSE feature loss (the ablation of Sect. 3.3) ends in
+    ``-mse-feature-loss``)."""
+    s, t = spec.system, spec.training
+    name = canonical_name(spec.model["variant"], s["num_tx"], s["num_rx"],
                           s["num_bits_per_symbol"], spec.model["latent_dim"],
-                          spec.training["mode"] == "single-stage",
-                          spec.model["estimation_inputs"]) + channel_suffix(s)
+                          t["mode"] == "single-stage", spec.model["estimation_inputs"])
+    if t["mode"] == "two-stage" and t["feature_loss"] == "mse":
+        name += "-mse-feature-loss"
+    return name + channel_suffix(s)
 
 
 # ----------------------------------------------------------------------------- steps
