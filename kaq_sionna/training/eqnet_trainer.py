@@ -386,9 +386,11 @@ def train_eqnet(spec, out, quick=False, restart=False, ship_dir=None, command=No
     z_cache = {}
 
     def features():
-        # Frozen f_Q features of the training / validation sets (stage 2 targets).
+        # Frozen f_Q features of the training / validation sets (stage 2 targets); with
+        # augmentation the training targets are computed per permuted batch instead.
         if not z_cache:
-            z_cache["train"] = _batched(paths["feat"], n_train, train_ds.softbits)
+            z_cache["train"] = None if augment else _batched(paths["feat"], n_train,
+                                                             train_ds.softbits)
             z_cache["val"] = _batched(paths["feat"], len(val_ds), val_ds.softbits)
         return z_cache["train"], z_cache["val"]
 
@@ -418,11 +420,10 @@ def train_eqnet(spec, out, quick=False, restart=False, ship_dir=None, command=No
                 losses.append(float(loss))
                 continue
             h_b, sb_b = train_ds.h[idx], train_ds.softbits[idx]
-            z_b = None if stage == "single" else z_train[idx]
             if augment:
                 h_b, sb_b = permute_streams(aug_rng, h_b, sb_b)
-                z_b = None if stage == "single" else paths["feat"](tf.constant(sb_b))
             if stage == 2:
+                z_b = paths["feat"](tf.constant(sb_b)) if augment else z_train[idx]
                 loss = steps[2](tf.constant(train_ds.y[idx]), tf.constant(h_b),
                                 tf.constant(s_train[idx]), tf.constant(z_b))
             else:
