@@ -26,6 +26,19 @@ from kaq_sionna.params import (
 )
 
 
+#: Parameters added to the schema after results were committed: at these values they are left
+#: out of the fingerprint, so that finished runs still match their scenario and resume (as
+#: :func:`kaq_sionna.training.spec.spec_fingerprint` does for training scenarios).
+LATER_DEFAULTS = {
+    "link": {"coded_mimo": {"layer_mapping": "per-stream"}},
+    "detector": {"quantized-llr": {"eqnet_latent": "codebooks", "eqnet_blockwise": False}},
+}
+
+
+def _drop_later_defaults(values, defaults):
+    return {k: v for k, v in values.items() if k not in defaults or defaults[k] != v}
+
+
 class ScenarioError(SpecError):
     """A scenario file is invalid; the message names file, key, expectation and finding."""
 
@@ -124,7 +137,13 @@ class Scenario:
 
     @property
     def fingerprint(self):
-        text = json.dumps(self.as_dict(), sort_keys=True)
+        doc = self.as_dict()
+        doc["link"] = _drop_later_defaults(doc["link"],
+                                           LATER_DEFAULTS["link"].get(self.link_type, {}))
+        for d in doc["detector"]:
+            d["params"] = _drop_later_defaults(d["params"],
+                                               LATER_DEFAULTS["detector"].get(d["name"], {}))
+        text = json.dumps(doc, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property

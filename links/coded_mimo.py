@@ -9,6 +9,9 @@ from sionna.phy.utils import hard_decisions
 
 from kaq_sionna.channels import SNR_TYPES, FlatFadingMIMOChannel, add_csi_error, snr_db_to_no
 
+#: Codeword-to-stream mappings of :class:`CodedMIMOLink`.
+LAYER_MAPPINGS = ("per-stream", "cyclic")
+
 
 class CodedMIMOLink(Block):
     r"""5G-LDPC-coded spatial multiplexing of ``num_tx`` streams over ``num_rx`` antennas.
@@ -19,8 +22,15 @@ class CodedMIMOLink(Block):
     channel (:class:`kaq_sionna.channels.FlatFadingMIMOChannel`) and AWGN ->
     ``detector(y, h_hat, s)`` -> :class:`~sionna.phy.fec.ldpc.LDPC5GDecoder`.
 
-    Every stream carries its own codeword of ``n`` bits, i.e. ``n /
-    num_bits_per_symbol`` channel uses per codeword. With ``fading="fast"`` each
+    ``num_tx`` codewords of ``n`` bits are sent in ``n / num_bits_per_symbol``
+    channel uses. With ``layer_mapping="per-stream"`` every stream carries its own
+    codeword (V-BLAST); with ``"cyclic"`` symbol ``j`` of codeword ``c`` is sent on
+    stream ``(c + j) mod num_tx``, so that every codeword visits all streams
+    equally, as a 5G NR codeword spread over its layers and as the EQ-Net paper's
+    codewords "grouped in MIMO vectors" (paper 004, Sect. 2.6.3). The difference
+    matters when the streams are unequal: a SIC detector's detection order, or a
+    quantizer that reconstructs some positions of the ``[N_t, K]`` soft-bit matrix
+    worse than others. With ``fading="fast"`` each
     channel use sees an independent channel matrix; with ``fading="block"`` one
     matrix holds for the whole codeword. The detector receives the channel
     estimate ``h_hat = h + e``, ``e ~ CN(0, csi_error_var)``, and the noise
@@ -52,6 +62,8 @@ class CodedMIMOLink(Block):
         ``b_hat`` holds the detector's hard decisions (``k`` is ignored).
     snr_type : "ebno" | "esno"
         Meaning of the ``ebno_db`` input.
+    layer_mapping : "per-stream" | "cyclic"
+        Codeword-to-stream mapping (see above).
     num_bp_iter : int
         Belief-propagation iterations of the LDPC decoder.
     soft_output : bool
@@ -76,13 +88,16 @@ class CodedMIMOLink(Block):
     def __init__(self, detector, num_tx=4, num_rx=4, num_bits_per_symbol=4, k=512, n=1024,
                  channel="rayleigh", tx_corr=0.0, rx_corr=0.0, fading="fast",
                  csi_error_var=0.0, uncoded=False, snr_type="ebno", num_bp_iter=20,
-                 soft_output=False, precision=None, **kwargs):
+                 soft_output=False, layer_mapping="per-stream", precision=None, **kwargs):
         super().__init__(precision=precision, **kwargs)
         if n % num_bits_per_symbol:
             raise ValueError(f"n={n} must be a multiple of num_bits_per_symbol="
                              f"{num_bits_per_symbol}")
         if fading not in ("fast", "block"):
             raise ValueError(f"fading must be 'fast' or 'block', found {fading!r}")
+        if layer_mapping not in LAYER_MAPPINGS:
+            raise ValueError(f"layer_mapping must be one of {LAYER_MAPPINGS}, found "
+                             f"{layer_mapping!r}")
         if snr_type not in SNR_TYPES:
             raise ValueError(f"snr_type must be one of {SNR_TYPES}, found {snr_type!r}")
         if not uncoded and not 0 < k < n:
@@ -96,6 +111,12 @@ class CodedMIMOLink(Block):
         self.soft_output = soft_output
         self.coderate = 1.0 if uncoded else k / n
         self.num_channel_uses = n // num_bits_per_symbol
+        self.layer_mapping = layer_mapping
+        # cyclic: codeword c's symbol j is sent on stream (c + j) mod num_tx, i.e. stream t
+        # at channel use j carries codeword (t - j) mod num_tx
+        j, i = tf.meshgrid(tf.range(self.num_channel_uses), tf.range(num_tx), indexing="ij")
+        self._stream_to_codeword = (i - j) % num_tx   # [ncu, num_tx], i = stream
+        self._codeword_to_stream = (i + j) % num_tx   # [ncu, num_tx], i = codeword
 
         self._source = BinarySource(precision=precision)
         self._mapper = Mapper("qam", num_bits_per_symbol, precision=precision)
@@ -156,6 +177,8 @@ class CodedMIMOLink(Block):
         nbps, ncu = self.num_bits_per_symbol, self.num_channel_uses
         # [batch, num_tx, ncu] -> channel uses first: [batch, ncu, num_tx]
         x = tf.transpose(self._mapper(c), [0, 2, 1])
+        if self.layer_mapping == "cyclic":
+            x = self._per_channel_use_gather(x, self._stream_to_codeword)
         if h is None:
             h = self.draw_channel(batch_size)
         y = self._apply_channel(x, h, no)
@@ -164,8 +187,18 @@ class CodedMIMOLink(Block):
         s = tf.broadcast_to(s, tf.concat([tf.shape(y), [self.num_rx]], 0))
         llr = self.detector(y, h_hat, s)  # [batch, ncu, num_tx, nbps]
         llr = tf.cast(tf.reshape(llr, [batch_size, ncu, self.num_tx, nbps]), self.rdtype)
+        if self.layer_mapping == "cyclic":
+            llr = self._per_channel_use_gather(llr, self._codeword_to_stream)
         llr = tf.transpose(llr, [0, 2, 1, 3])
         return tf.reshape(llr, [batch_size, self.num_tx, self.n])
+
+    @staticmethod
+    def _per_channel_use_gather(x, index):
+        """``out[b, j, i, ...] = x[b, j, index[j, i], ...]`` for ``x`` of shape
+        ``[batch, ncu, num_tx, ...]`` and ``index`` of shape ``[ncu, num_tx]``."""
+        perm = [1, 0] + list(range(2, len(x.shape)))
+        out = tf.gather(tf.transpose(x, perm), index, axis=2, batch_dims=1)
+        return tf.transpose(out, perm)
 
     def call(self, batch_size, ebno_db):
         no = self.snr_to_no(ebno_db)

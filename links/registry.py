@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from kaq_sionna.cdl import CDL_PARAMS
 from kaq_sionna.params import Param, SpecError, check_params
-from links.coded_mimo import CodedMIMOLink
+from links.coded_mimo import LAYER_MAPPINGS, CodedMIMOLink
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,10 @@ LINKS = {
                   choices=("fast", "block")),
             Param("csi_error_var", float, 0.0, "variance of the CSI error h_hat = h + e",
                   min=0.0),
+            Param("layer_mapping", str, "per-stream", "codeword to stream mapping: each stream its "
+                  "own codeword, or codeword c's symbol j on stream (c + j) mod num_tx (every "
+                  "codeword over all streams, as NR layer mapping)",
+                  choices=LAYER_MAPPINGS),
             Param("uncoded", bool, False, "hard-decision BER of the detector, no LDPC"),
             Param("num_bp_iter", int, 20, "LDPC belief-propagation iterations", min=1),
         ),

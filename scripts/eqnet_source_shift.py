@@ -5,8 +5,10 @@ bits. This script separates that shift from the model's own error: for each sour
 Es/N0 it draws a fixed-seed i.i.d. Rayleigh set at the model's size
 (:func:`kaq_sionna.detection.quantized_llr.fit_source_llrs`), passes the clipped LLRs through the
 model's ``compress`` / ``decompress`` and reports the distortion of eq. (15) (with the one of
-all-zero soft bits for scale), the fraction of soft bits whose sign the round trip flips and the
-mean soft-bit magnitude. Prints a markdown table; with ``--out`` also writes JSON.
+all-zero soft bits for scale), the fraction of soft bits whose sign the round trip flips, the
+mean soft-bit magnitude, and the soft-bit positions (stream, bit) the model reconstructs worst
+(lowest correlation between source and reconstructed soft bits). Prints a markdown table; with
+``--out`` also writes JSON.
 
 Run from the repository root (one thread, ~1 min for the 16x16 model)::
 
@@ -58,6 +60,10 @@ def main(argv=None):
             llr = tf.constant(np.clip(llr, -20.0, 20.0).astype(np.float32))
             sb = llr_to_softbit(llr)
             rec = llr_to_softbit(model.decompress(model.compress(llr)))
+            a, b = sb.numpy().reshape(len(sb), -1), rec.numpy().reshape(len(sb), -1)
+            corr = [float(np.corrcoef(a[:, j], b[:, j])[0, 1]) for j in range(a.shape[1])]
+            worst = [{"stream": j // nbps, "bit": j % nbps, "correlation": corr[j]}
+                     for j in np.argsort(corr)[:3]]
             rows.append({
                 "source": source, "esno_db": esno,
                 "distortion": float(np.mean(softbit_distortion(sb, rec))),
@@ -65,14 +71,18 @@ def main(argv=None):
                                                                               tf.zeros_like(sb)))),
                 "sign_flips": float(np.mean(np.sign(rec.numpy()) != np.sign(sb.numpy()))),
                 "mean_abs_softbit": float(np.mean(np.abs(sb.numpy()))),
+                "worst_positions": worst,
             })
     print(f"{args.model}: {args.samples} channel uses per point, seed {args.seed}\n")
-    print("| source | Es/N0 | distortion (eq. 15) | all-zero soft bits | sign flips | mean abs |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| source | Es/N0 | distortion (eq. 15) | all-zero soft bits | sign flips | mean abs "
+          "| worst positions (stream, bit): correlation |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
+        worst = ", ".join(f"({w['stream']}, {w['bit']}): {w['correlation']:.2f}"
+                          for w in r["worst_positions"])
         print(f"| {r['source']} | {r['esno_db']:g} dB | {r['distortion']:.2f} | "
               f"{r['distortion_zero_softbits']:.2f} | {r['sign_flips']:.4f} | "
-              f"{r['mean_abs_softbit']:.3f} |")
+              f"{r['mean_abs_softbit']:.3f} | {worst} |")
     if args.out:
         doc = {"command": "python scripts/eqnet_source_shift.py " + " ".join(
             argv if argv is not None else sys.argv[1:]), "model": args.model,
