@@ -25,7 +25,6 @@ from kaq_sionna.params import (
     read_toml_file,
 )
 
-
 #: Parameters added to the schema after results were committed: at these values they are left
 #: out of the fingerprint, so that finished runs still match their scenario and resume (as
 #: :func:`kaq_sionna.training.spec.spec_fingerprint` does for training scenarios).
