@@ -37,6 +37,10 @@ SCENARIOS = (
     ("eqnet_fig10_16x16_16qam", "Fig. 10b: quantization of MMSE-SIC soft bits, 16x16 16-QAM"),
     ("eqnet_fig10_32x32_16qam", "Fig. 10c: LMMSE soft bits, 32x32 16-QAM, 16x16 model by blocks"),
     ("eqnet_fig10_64x64_16qam", "Fig. 10d: LMMSE soft bits, 64x64 16-QAM, 16x16 model by blocks"),
+    ("eqnet_fig9_2x2_64qam_cyclic", "Fig. 9 with every codeword over all streams"),
+    ("eqnet_fig10_8x8_16qam_cyclic", "Fig. 10a with every codeword over all streams"),
+    ("eqnet_fig10_16x16_16qam_cyclic", "Fig. 10b with every codeword over all streams"),
+    ("eqnet_fig10_32x32_16qam_cyclic", "Fig. 10c with every codeword over all streams"),
     ("eqnet_fig11_12_cdl_a_2x2_64qam", "Figs. 11-12: Rayleigh-trained, tested on CDL-A"),
 )
 FIG10_PANELS = (("eqnet_fig10_8x8_16qam", "Fig. 10a: 8x8, MMSE-SIC soft bits"),
