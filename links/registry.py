@@ -302,6 +302,11 @@ def validate_harq(params, link_type, link):
                 raise SpecError("[harq] storage", "scalar storage schemes over PUSCH (its "
                                 "code blocks are not aligned with channel uses, which EQ-Net "
                                 "codes)", repr(name))
+            if link.get("layer_mapping", "per-stream") != "per-stream":
+                raise SpecError("[harq] storage", "scalar storage schemes with [link] "
+                                "layer_mapping = 'cyclic' (EQ-Net codes a channel use's soft-bit "
+                                "matrix in stream order; the buffer holds it in codeword order)",
+                                repr(name))
             size = {k: link[k] for k in ("num_tx", "num_bits_per_symbol")}
             if {k: system.get(k) for k in size} != size:
                 raise SpecError("[harq] storage", f"an EQ-Net model for this link ({size})",

@@ -156,3 +156,16 @@ def test_cyclic_layer_mapping_is_inverted_at_the_receiver():
                  layer_mapping="cyclic")
     b, b_hat = link(4, 60.0)
     np.testing.assert_array_equal(b.numpy(), b_hat.numpy())
+
+
+def test_eqnet_harq_storage_refuses_the_cyclic_layer_mapping():
+    from kaq_sionna.params import SpecError
+    from links.registry import validate_harq
+
+    harq = {"storage": ["eqnet-l-4x4-16qam"], "storage_point": "rounds"}
+    link = {"num_tx": 4, "num_bits_per_symbol": 4}
+    assert validate_harq(dict(harq), "coded_mimo", link)["storage"] == harq["storage"]
+    with pytest.raises(SpecError, match="layer_mapping"):
+        validate_harq(dict(harq), "coded_mimo", {**link, "layer_mapping": "cyclic"})
+    # scalar storage does not care about the order of the rows
+    validate_harq({"storage": ["uniform4"]}, "coded_mimo", {**link, "layer_mapping": "cyclic"})
