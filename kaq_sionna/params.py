@@ -165,6 +165,13 @@ def diff_keys(old, new, prefix=""):
     return out
 
 
+def drop_later_defaults(values, defaults):
+    """``values`` without the keys of ``defaults`` that hold their default value there: keys
+    added to a schema after results or checkpoints were fingerprinted stay out of the
+    fingerprint until they are set, so the old fingerprints remain valid."""
+    return {k: v for k, v in values.items() if k not in defaults or defaults[k] != v}
+
+
 def parse_located(parse, data, where, error_cls):
     """Runs ``parse(copy_of_data, where)``; a :class:`SpecError` it raises comes out as
     ``error_cls`` located at ``where`` (e.g. the scenario file)."""

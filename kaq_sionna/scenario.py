@@ -21,6 +21,7 @@ from kaq_sionna.params import (
     Param,
     SpecError,
     check_params,
+    drop_later_defaults,
     parse_located,
     read_toml_file,
 )
@@ -32,10 +33,6 @@ LATER_DEFAULTS = {
     "link": {"coded_mimo": {"layer_mapping": "per-stream"}},
     "detector": {"quantized-llr": {"eqnet_latent": "codebooks", "eqnet_blockwise": False}},
 }
-
-
-def _drop_later_defaults(values, defaults):
-    return {k: v for k, v in values.items() if k not in defaults or defaults[k] != v}
 
 
 class ScenarioError(SpecError):
@@ -137,11 +134,11 @@ class Scenario:
     @property
     def fingerprint(self):
         doc = self.as_dict()
-        doc["link"] = _drop_later_defaults(doc["link"],
-                                           LATER_DEFAULTS["link"].get(self.link_type, {}))
+        doc["link"] = drop_later_defaults(doc["link"],
+                                          LATER_DEFAULTS["link"].get(self.link_type, {}))
         for d in doc["detector"]:
-            d["params"] = _drop_later_defaults(d["params"],
-                                               LATER_DEFAULTS["detector"].get(d["name"], {}))
+            d["params"] = drop_later_defaults(d["params"],
+                                              LATER_DEFAULTS["detector"].get(d["name"], {}))
         text = json.dumps(doc, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -18,6 +18,7 @@ from kaq_sionna.params import (
     Param,
     SpecError,
     check_sections,
+    drop_later_defaults,
     parse_located,
     read_toml_file,
 )
@@ -47,11 +48,8 @@ def spec_fingerprint(spec, quick, later_defaults):
     ------
     : str, 16 hex digits
     """
-    spec = {section: dict(values) for section, values in spec.items()}
-    for section, defaults in later_defaults.items():
-        for key, value in defaults.items():
-            if spec[section].get(key) == value:
-                del spec[section][key]
+    spec = {section: drop_later_defaults(values, later_defaults.get(section, {}))
+            for section, values in spec.items()}
     text = json.dumps({"spec": spec, "quick": bool(quick)}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
