@@ -321,6 +321,8 @@ _PARAMS = (
 
 
 def _check(ctx, params):
+    """Validates the parameters; returns the resolved ``(quantizer, joint)`` so that the build
+    does not load an EQ-Net model a second time."""
     if params["source"] == "quantized-llr":
         raise SpecError("[[detector]] (quantized-llr) source", "a soft-bit source detector",
                         "'quantized-llr' itself")
@@ -348,6 +350,7 @@ def _check(ctx, params):
         raise SpecError("[[detector]] (quantized-llr) eqnet_latent",
                         "'codebooks' when the model quantizes by blocks (eqnet_blockwise)",
                         "'unquantized'")
+    return q, joint
 
 
 def build_quantized_llr(ctx, source, quantizer, fit_esno_db, fit_samples, fit_seed=0,
@@ -355,11 +358,10 @@ def build_quantized_llr(ctx, source, quantizer, fit_esno_db, fit_samples, fit_se
     """Factory of the ``"quantized-llr"`` registry entry (see :class:`QuantizedLLRDetector`)."""
     from kaq_sionna.detection.registry import build_detector
 
-    _check(ctx, {"source": source, "quantizer": quantizer, "fit_esno_db": fit_esno_db,
-                 "eqnet_latent": eqnet_latent, "eqnet_blockwise": eqnet_blockwise})
+    q, joint = _check(ctx, {"source": source, "quantizer": quantizer,
+                            "fit_esno_db": fit_esno_db, "eqnet_latent": eqnet_latent,
+                            "eqnet_blockwise": eqnet_blockwise})
     det = build_detector(source, ctx)
-    q, joint = resolve_quantizer(quantizer, ctx.num_tx, ctx.num_bits_per_symbol,
-                                 eqnet_blockwise)
     if joint and eqnet_latent == "unquantized":
         q = UnquantizedLatent(q)
     if hasattr(q, "fit"):
