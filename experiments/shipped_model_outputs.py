@@ -59,6 +59,9 @@ def model_outputs(name, config):
         from kaq_sionna import pretrained
 
         model = pretrained.load(name)
+        if model.codebook is None:  # unquantized-latent models (no codebook to compress with)
+            out[f"{name}/reconstructed"] = np.asarray(model.reconstruct(fixed_llr(ntx, m)))
+            return out
         codes = model.compress(fixed_llr(ntx, m))
         out[f"{name}/codes"] = np.asarray(codes)
         out[f"{name}/reconstructed"] = np.asarray(model.decompress(codes))
