@@ -46,7 +46,7 @@ def fixed_llr(num_tx, num_bits_per_symbol, seed=SEED):
 
 def model_outputs(name, config):
     """Arrays keyed ``<name>/<what>`` for one shipped model."""
-    from kaq_sionna.detection import LinkContext, build_detector
+    from kaq_sionna.registry import LinkContext, build_detector
 
     system = config["system"]
     ntx, nrx, m = system["num_tx"], system["num_rx"], system["num_bits_per_symbol"]
@@ -56,9 +56,9 @@ def model_outputs(name, config):
         det = build_detector(name, LinkContext(ntx, nrx, m))
         out[f"{name}/llr"] = np.asarray(det(*fixed_input(ntx, nrx)))
     if config.get("model") == "eqnet":
-        from kaq_sionna import pretrained
+        from kaq_sionna.registry import load_pretrained
 
-        model = pretrained.load(name)
+        model = load_pretrained(name)
         if model.codebook is None:  # unquantized-latent models (no codebook to compress with)
             out[f"{name}/reconstructed"] = np.asarray(model.reconstruct(fixed_llr(ntx, m)))
             return out

@@ -1,5 +1,5 @@
 """``python -m kaq_sionna`` is the ``kaq-sionna`` command."""
 
-from kaq_sionna.cli import main
+from kaq_sionna.app.cli import main
 
 raise SystemExit(main())

@@ -129,6 +129,11 @@ class CodedMIMOLink(Block):
             self._decoder = LDPC5GDecoder(self._encoder, hard_out=not soft_output,
                                           num_iter=num_bp_iter, precision=precision)
 
+
+    def source_bits(self, batch_size):
+        """Fresh information bits ``[batch_size, num_tx, k]`` from the link's binary source."""
+        return self._source([batch_size, self.num_tx, self.k])
+
     def snr_to_no(self, ebno_db):
         """Noise variance for an SNR in dB under this link's ``snr_type`` and code rate."""
         return snr_db_to_no(ebno_db, self.snr_type, self.num_bits_per_symbol, self.coderate,

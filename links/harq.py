@@ -13,6 +13,8 @@ from kaq_sionna.harq import (
     CircularBufferRateMatcher,
     SoftBufferStorage,
 )
+from kaq_sionna.registry.compressors import resolve_compressor
+from links.interfaces import HARQ_BASE_LINK_MEMBERS
 
 __all__ = ["COMBINING_MODES", "HARQLink"]
 
@@ -74,10 +76,9 @@ class HARQLink(Block):
 
     Parameters
     ----------
-    base_link : links.CodedMIMOLink (or any block with the same attributes)
-        Coded link with ``detect_codewords(c, no)``, ``snr_to_no(snr_db)``,
-        ``k``, ``n``, ``num_tx``, ``num_bits_per_symbol`` and a binary source
-        ``_source``; not in uncoded mode.
+    base_link : :class:`links.interfaces.HARQBaseLink`
+        A coded link (:class:`links.CodedMIMOLink`, :class:`links.OFDMLink`, or a
+        :class:`links.PUSCHLink`, whose ``harq_view()`` is used); not in uncoded mode.
         A link with ``harq_view()`` (``links.PUSCHLink``) is replaced by that
         view (:class:`links.PUSCHCodeBlocks`), which ``base_link`` then returns.
     max_transmissions : int
@@ -88,10 +89,9 @@ class HARQLink(Block):
     combining : "ir" (default) | "chase"
         Incremental redundancy or chase combining (``rv_sequence[0]`` every
         round).
-    storage : str | compressor
-        Storage scheme name (``"float32"``, ``"float16"``, ``"uniform8"``,
-        ... see :data:`kaq_sionna.softbits.STORAGE_SCHEMES`) or a compressor
-        object (``compress``, ``decompress``, ``bits_per_soft_bit``).
+    storage : str | :class:`~kaq_sionna.softbits.Compressor`
+        A compressor, or its name (``"float32"``, ``"float16"``, ``"uniform8"``, ... a shipped
+        EQ-Net model; :func:`kaq_sionna.registry.resolve_compressor`).
     storage_point : "buffer" (default) | "rounds"
         Store the combined circular buffer, or each round's LLRs before
         combining (EQ-Net's storage point, paper 004 Fig. 3); see
@@ -130,11 +130,11 @@ class HARQLink(Block):
                  new_channel_per_round=True, num_bp_iter=20, llr_max=20.0, **kwargs):
         if hasattr(base_link, "harq_view"):  # e.g. PUSCHLink: its HARQ codewords are code blocks
             base_link = base_link.harq_view()
-        missing = [a for a in ("detect_codewords", "snr_to_no", "k", "n", "num_tx",
-                               "num_bits_per_symbol", "_source") if not hasattr(base_link, a)]
+        missing = [a for a in HARQ_BASE_LINK_MEMBERS if not hasattr(base_link, a)]
         if missing:
             raise TypeError(f"base_link {type(base_link).__name__} lacks {', '.join(missing)}; "
-                            "HARQLink needs a coded link such as links.CodedMIMOLink")
+                            "HARQLink needs a coded link implementing links.interfaces."
+                            "HARQBaseLink, such as links.CodedMIMOLink")
         if getattr(base_link, "uncoded", False):
             raise ValueError("HARQLink needs a coded base link; found uncoded=True")
         super().__init__(precision=base_link.precision, **kwargs)
@@ -178,6 +178,7 @@ class HARQLink(Block):
                                              num_iter=num_bp_iter, llr_max=llr_max,
                                              precision=base_link.precision)
         # storing happens after failed rounds 1..max_tx-1 only
+        storage = resolve_compressor(storage, self.num_tx, self.num_bits_per_symbol)
         self._storage = SoftBufferStorage(self._rm, storage, storage_point,
                                           max_rounds=max(self._max_tx - 1, 1))
 
@@ -248,7 +249,7 @@ class HARQLink(Block):
         """
         base, rm, sb = self._base, self._rm, self._storage
         no = base.snr_to_no(ebno_db)
-        b = base._source([batch_size, self.num_tx, self.k])
+        b = base.source_bits(batch_size)
         cb = rm.encode(b)
         batch_shape = tf.shape(b)[:-1]
         h = None if self._new_channel else base.draw_channel(batch_size)
@@ -332,7 +333,7 @@ class HARQLink(Block):
         if not hasattr(comp, "fit"):
             raise TypeError(f"storage {comp!r} has no fit method; nothing to calibrate")
         base, rm = self._base, self._rm
-        b = base._source([batch_size, self.num_tx, self.k])
+        b = base.source_bits(batch_size)
         rv = self._rvs[0]
         llr = base.detect_codewords(rm.select(rm.encode(b), rv), base.snr_to_no(ebno_db))
         if self._storage.storage_point == "buffer":

@@ -11,8 +11,8 @@ from sionna.phy.ofdm import (
     ResourceGridMapper,
 )
 
-from kaq_sionna.cdl import CSI_MODES, CDLFrontEnd, ofdm_resource_grid
 from kaq_sionna.channels import SNR_TYPES, snr_db_to_no
+from kaq_sionna.channels.cdl import CSI_MODES, CDLFrontEnd, ofdm_resource_grid
 
 INTERPOLATIONS = ("nn", "lin", "lin_time_avg")
 
@@ -24,7 +24,7 @@ class OFDMLink(Block):
     :class:`~sionna.phy.fec.ldpc.LDPC5GEncoder` ``(k, n)`` with the 5G bit interleaver
     (one codeword per stream and slot, ``n = num_data_symbols * num_bits_per_symbol``,
     ``k = round(coderate * n)``) -> QAM -> :class:`~sionna.phy.ofdm.ResourceGridMapper`
-    (Kronecker pilots) -> CDL channel (:class:`kaq_sionna.cdl.CDLOFDMChannel`, frequency or
+    (Kronecker pilots) -> CDL channel (:class:`kaq_sionna.channels.cdl.CDLOFDMChannel`, frequency or
     time domain with OFDM (de)modulation) and AWGN -> LS channel estimation with
     interpolation (or perfect CSI) -> ``detector(y, h, s)`` inside
     :class:`~sionna.phy.ofdm.OFDMDetector`, which adds the channel-estimation error
@@ -125,6 +125,11 @@ class OFDMLink(Block):
         sm = StreamManagement(np.ones([1, 1], int), num_tx)
         self._ofdm_detector = OFDMDetector(detector, "bit", rg, sm, precision=precision)
 
+
+    def source_bits(self, batch_size):
+        """Fresh information bits ``[batch_size, num_tx, k]`` from the link's binary source."""
+        return self._source([batch_size, self.num_tx, self.k])
+
     def snr_to_no(self, ebno_db):
         """Noise variance per resource element for an SNR in dB (data REs only)."""
         return snr_db_to_no(ebno_db, self.snr_type, self.num_bits_per_symbol, self.coderate,
@@ -132,7 +137,7 @@ class OFDMLink(Block):
 
     def draw_channel(self, batch_size):
         """One CDL realisation per slot: the pair ``(h, h_freq)`` of
-        :meth:`kaq_sionna.cdl.CDLOFDMChannel.draw` (e.g. kept across HARQ rounds)."""
+        :meth:`kaq_sionna.channels.cdl.CDLOFDMChannel.draw` (e.g. kept across HARQ rounds)."""
         return self._front.draw(batch_size)
 
     def receive(self, x_rg, no, h=None):

@@ -7,8 +7,8 @@ from sionna.phy.mimo import StreamManagement
 from sionna.phy.nr import PUSCHConfig, PUSCHReceiver, PUSCHTransmitter, TBDecoder
 from sionna.phy.ofdm import OFDMDetector
 
-from kaq_sionna.cdl import CSI_MODES, CDLOFDMChannel
 from kaq_sionna.channels import SNR_TYPES, snr_db_to_no
+from kaq_sionna.channels.cdl import CSI_MODES, CDLOFDMChannel
 
 PRECODING_MODES = ("non-codebook", "codebook")
 
@@ -62,7 +62,7 @@ class PUSCHLink(Block):
     Chain: :class:`~sionna.phy.nr.PUSCHTransmitter` (transport-block CRC, code-block
     segmentation, 5G LDPC and rate matching, scrambling, QAM, layer mapping, DMRS,
     optional codebook precoding) -> CDL channel per resource element
-    (:class:`kaq_sionna.cdl.CDLOFDMChannel`, normalised as the flat links) and AWGN ->
+    (:class:`kaq_sionna.channels.cdl.CDLOFDMChannel`, normalised as the flat links) and AWGN ->
     :class:`~sionna.phy.nr.PUSCHReceiver` with DMRS-based LS channel estimation (or
     perfect CSI) and ``detector`` as its ``mimo_detector`` inside
     :class:`~sionna.phy.ofdm.OFDMDetector` -> layer demapping -> TB decoding with CRC.

@@ -105,6 +105,11 @@ class PUSCHCodeBlocks(Block):
         """The wrapped :class:`links.PUSCHLink`"""
         return self._link
 
+
+    def source_bits(self, batch_size):
+        """Fresh information bits ``[batch_size, num_tx, k]`` from the link's binary source."""
+        return self._source([batch_size, self.num_tx, self.k])
+
     def snr_to_no(self, ebno_db):
         """Noise variance of the PUSCH link (its SNR convention and code rate)."""
         return self._link.snr_to_no(ebno_db)

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
-from kaq_sionna.cdl import CDL_PARAMS
-from kaq_sionna.params import Param, SpecError, check_params
+from kaq_sionna.channels.cdl import CDL_PARAMS
+from kaq_sionna.core.params import Param, SpecError, check_params
 from links.coded_mimo import LAYER_MAPPINGS, CodedMIMOLink
 
 
@@ -12,7 +12,7 @@ class LinkSpec:
     """How to build one link type from scenario keys.
 
     ``factory(detector, snr_type, **params)`` builds the link; ``check(params)``
-    raises :class:`~kaq_sionna.params.SpecError` on inconsistent combinations.
+    raises :class:`~kaq_sionna.core.params.SpecError` on inconsistent combinations.
     """
 
     name: str
@@ -81,7 +81,7 @@ LINKS = {
 
 def _ofdm_grid(p):
     """The resource grid of ``[link]`` keys ``p``; a bad grid is a :class:`SpecError`."""
-    from kaq_sionna.cdl import ofdm_resource_grid
+    from kaq_sionna.channels.cdl import ofdm_resource_grid
 
     try:
         return ofdm_resource_grid(p["num_tx"], p["num_ofdm_symbols"], p["fft_size"],
@@ -120,7 +120,7 @@ def _check_ofdm(p):
         raise SpecError("[link] cyclic_prefix_length", "> 0 in the time domain", 0)
 
 
-# CDL keys (kaq_sionna.cdl) and receiver keys shared by the OFDM and PUSCH links.
+# CDL keys (kaq_sionna.channels.cdl) and receiver keys shared by the OFDM and PUSCH links.
 _CDL_PARAMS = (
     *CDL_PARAMS,
     Param("num_bp_iter", int, 20, "LDPC belief-propagation iterations", min=1),
@@ -260,10 +260,9 @@ HARQ_PARAMS = (
 
 def _storage_names():
     """Scalar schemes and shipped EQ-Net models (name -> system dict or None)."""
-    from kaq_sionna.harq.eqnet_storage import eqnet_storage_names
-    from kaq_sionna.softbits import STORAGE_SCHEMES
+    from kaq_sionna.registry.compressors import COMPRESSORS, eqnet_compressor_names
 
-    return {**dict.fromkeys(STORAGE_SCHEMES), **eqnet_storage_names()}
+    return {**dict.fromkeys(COMPRESSORS), **eqnet_compressor_names()}
 
 
 def validate_harq(params, link_type, link):
@@ -327,10 +326,10 @@ def validate_harq(params, link_type, link):
 
 def build_harq_link(base_link, harq, storage):
     """Wraps ``base_link`` in a :class:`links.HARQLink` for one storage scheme of ``harq``."""
-    from kaq_sionna.harq.eqnet_storage import resolve_storage
+    from kaq_sionna.registry.compressors import resolve_compressor
     from links.harq import HARQLink
 
-    compressor = resolve_storage(storage, base_link.num_tx, base_link.num_bits_per_symbol)
+    compressor = resolve_compressor(storage, base_link.num_tx, base_link.num_bits_per_symbol)
     return HARQLink(base_link, max_transmissions=harq["max_transmissions"],
                     rv_sequence=tuple(harq["rv_sequence"]), combining=harq["combining"],
                     storage=compressor, storage_point=harq["storage_point"],

@@ -14,7 +14,7 @@ def main(num_slots=64, seed=1):
     import kaq_sionna  # noqa: F401, I001  (imports TensorFlow quietly, first)
     from sionna.phy import config
 
-    from kaq_sionna.cdl import CDLOFDMChannel, ofdm_resource_grid
+    from kaq_sionna.channels.cdl import CDLOFDMChannel, ofdm_resource_grid
 
     config.seed = seed
     rg = ofdm_resource_grid(4)

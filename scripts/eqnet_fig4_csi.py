@@ -32,9 +32,9 @@ def main(argv=None):
     import tomllib
 
     import kaq_sionna  # noqa: F401  (quiet TensorFlow)
-    from kaq_sionna.results import atomic_write_text
-    from kaq_sionna.scenario import parse_scenario
-    from kaq_sionna.sweep import run_sweep
+    from kaq_sionna.app.results import atomic_write_text
+    from kaq_sionna.app.scenario import parse_scenario
+    from kaq_sionna.app.sweep import run_sweep
 
     base = tomllib.loads(SCENARIO.read_text())
     out = OUT if not args.quick else OUT.with_name(OUT.name + "-quick")

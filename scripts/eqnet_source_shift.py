@@ -40,16 +40,16 @@ def main(argv=None):
     import tensorflow as tf
 
     import kaq_sionna  # noqa: F401  (quiet TensorFlow)
-    from kaq_sionna import pretrained
+    from kaq_sionna.app.results import atomic_write_text
     from kaq_sionna.detection.quantized_llr import fit_source_llrs
-    from kaq_sionna.detection.registry import LinkContext, build_detector
-    from kaq_sionna.results import atomic_write_text
+    from kaq_sionna.registry import load_pretrained
+    from kaq_sionna.registry.detectors import LinkContext, build_detector
     from kaq_sionna.softbits import llr_to_softbit
     from kaq_sionna.softbits.eqnet import softbit_distortion
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    model = pretrained.load(args.model)
+    model = load_pretrained(args.model)
     nt, nbps = model.num_tx, model.num_bits_per_symbol
     ctx = LinkContext(nt, model.num_rx, nbps, "single")
     rows = []

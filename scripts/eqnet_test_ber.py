@@ -34,8 +34,8 @@ def main(argv=None):
 
     import kaq_sionna  # noqa: F401  (quiet TensorFlow)
     from kaq_sionna import pretrained
-    from kaq_sionna.detection.registry import LinkContext, build_detector
-    from kaq_sionna.results import atomic_write_text
+    from kaq_sionna.app.results import atomic_write_text
+    from kaq_sionna.registry.detectors import LinkContext, build_detector
     from kaq_sionna.training.eqnet_data import split_indices
 
     tf.config.threading.set_intra_op_parallelism_threads(1)

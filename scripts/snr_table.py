@@ -1,6 +1,6 @@
 """SNR-at-target table of any sweep: where each curve's BER or BLER first falls to each target.
 
-Interpolation as :func:`kaq_sionna.memory_study.snr_at_bler` (linear in SNR, logarithmic in
+Interpolation as :func:`kaq_sionna.app.memory_study.snr_at_bler` (linear in SNR, logarithmic in
 the error rate, between the grid points around the first crossing); "not reached" with the
 curve's last point when it never gets there on the grid. Gaps are to ``--reference`` (default:
 the first curve); > 0 dB means the curve needs more SNR.
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def table(doc, metric, targets, reference=None):
     """``[(label, [(snr or None, gap or None) per target], last point)]`` of a results.json."""
-    from kaq_sionna.memory_study import snr_at_bler
+    from kaq_sionna.app.memory_study import snr_at_bler
 
     rows = []
     for c in doc["curves"]:

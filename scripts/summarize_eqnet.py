@@ -6,7 +6,7 @@ histories ``results/train/eqnet-l-2x2-64qam-lmmse-inputs/train.json`` (two stage
 ``results/train/eqnet-lsingle-2x2-64qam-lmmse-inputs/train.json`` (single stage), and writes
 
 * ``results/eqnet/summary.json``: per scenario and curve the Eb/N0 where BLER first falls to
-  1e-1 and 1e-2 (interpolated as :func:`kaq_sionna.memory_study.snr_at_bler`; `None` when the
+  1e-1 and 1e-2 (interpolated as :func:`kaq_sionna.app.memory_study.snr_at_bler`; `None` when the
   curve does not get there on the grid, with its last BLER), and the gap to the scenario's
   reference curve (its first curve: ML, or MMSE-SIC for Fig. 10);
 * ``results/eqnet/fig6_two_stage_vs_single_stage.png``: validation distortion of the
@@ -144,7 +144,7 @@ def fig10():
 
 def main():
     sys.path.insert(0, str(ROOT))
-    from kaq_sionna.results import atomic_write_text
+    from kaq_sionna.app.results import atomic_write_text
 
     OUT.mkdir(parents=True, exist_ok=True)
     summary = {"command": "python scripts/summarize_eqnet.py", "scenarios": {}}

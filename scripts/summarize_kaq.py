@@ -10,7 +10,7 @@ Es/N0) and ``results/kaq_coded_4x4_16qam/results.json`` (coded BLER vs Eb/N0) an
 
 and prints both tables (markdown). The crossing SNR is interpolated linearly in SNR and
 logarithmically in the error rate between the two grid points around the first crossing
-(:func:`kaq_sionna.memory_study.snr_at_bler`); `None` / "not reached" when the curve never
+(:func:`kaq_sionna.app.memory_study.snr_at_bler`); `None` / "not reached" when the curve never
 gets there on the grid. A gap ``A - B`` > 0 dB means A needs more SNR than B.
 
 Run from the repository root::
@@ -40,7 +40,7 @@ VARIANTS = ("fp32", "fp16", "ptq8", "ptq4", "qatmse8", "qatmse4", "kaq8", "kaq4"
 def snr_at(snr_db, rate, target):
     """SNR (dB) where an error-rate curve first falls to ``target``, or `None`."""
     sys.path.insert(0, str(ROOT))
-    from kaq_sionna.memory_study import snr_at_bler
+    from kaq_sionna.app.memory_study import snr_at_bler
 
     return snr_at_bler(snr_db, rate, target)
 

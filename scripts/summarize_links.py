@@ -4,7 +4,7 @@ Reads the committed sweeps ``results/<scenario>/results.json`` of the OFDM/CDL, 
 robustness scenarios listed in ``SCENARIOS`` (missing ones are skipped and reported) and writes
 
 * ``results/links/summary.json``: per scenario and curve, the Eb/N0 where BLER first falls to
-  1e-1 (interpolated as in :func:`kaq_sionna.memory_study.snr_at_bler`; `None` when the curve
+  1e-1 (interpolated as in :func:`kaq_sionna.app.memory_study.snr_at_bler`; `None` when the curve
   stays above it on the grid, with its last BLER);
 * ``results/links/bler.png``: one panel per scenario;
 
@@ -36,7 +36,7 @@ TARGET = 0.1
 
 def main():
     sys.path.insert(0, str(ROOT))
-    from kaq_sionna.memory_study import snr_at_bler
+    from kaq_sionna.app.memory_study import snr_at_bler
 
     summary, missing = {}, []
     for name, title in SCENARIOS:

@@ -6,8 +6,8 @@ import json
 import numpy as np
 import tensorflow as tf
 
-from kaq_sionna.bench_detectors import default_rows, tf_graph_memory
-from kaq_sionna.cli import main
+from kaq_sionna.app.bench_detectors import default_rows, tf_graph_memory
+from kaq_sionna.app.cli import main
 from kaq_sionna.deploy.runtime import liveness_peak
 
 

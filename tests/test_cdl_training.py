@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from kaq_sionna.cdl import CDLSampler
-from kaq_sionna.detection import LinkContext, build_detector
-from kaq_sionna.params import SpecError
+from kaq_sionna.channels.cdl import CDLSampler
+from kaq_sionna.registry import LinkContext, build_detector
+from kaq_sionna.core.params import SpecError
 from kaq_sionna.training import parse_train_scenario, train, training_set
 from kaq_sionna.training.eqnet_data import generate_softbit_data
 from kaq_sionna.training.eqnet_spec import parse_eqnet_scenario

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 from sionna.phy.utils import sim_ber
 
-from kaq_sionna.detection import LinkContext, build_detector
+from kaq_sionna.registry import LinkContext, build_detector
 from links import CodedMIMOLink
 
 
@@ -159,7 +159,7 @@ def test_cyclic_layer_mapping_is_inverted_at_the_receiver():
 
 
 def test_eqnet_harq_storage_refuses_the_cyclic_layer_mapping():
-    from kaq_sionna.params import SpecError
+    from kaq_sionna.core.params import SpecError
     from links.registry import validate_harq
 
     harq = {"storage": ["eqnet-l-4x4-16qam"], "storage_point": "rounds"}

@@ -5,6 +5,7 @@ detector and as a quantizer in ``links.CodedMIMOLink``, pretrained registration,
 ``kaq-sionna train`` command and scenario validation."""
 
 import kaq_sionna  # noqa: F401, I001  (imports TensorFlow quietly, before TF itself)
+from kaq_sionna.registry import load_pretrained
 import json
 import math
 import shutil
@@ -14,9 +15,9 @@ import pytest
 import tensorflow as tf
 
 from kaq_sionna import pretrained
-from kaq_sionna.cli import main
-from kaq_sionna.detection.registry import LinkContext, build_detector
-from kaq_sionna.params import SpecError
+from kaq_sionna.app.cli import main
+from kaq_sionna.registry.detectors import LinkContext, build_detector
+from kaq_sionna.core.params import SpecError
 from kaq_sionna.softbits.codebook import FeatureCodebook
 from kaq_sionna.softbits.eqnet import (
     BlockwiseEQNet,
@@ -300,7 +301,7 @@ def test_pretrained_name_loads_and_serves_as_detector(trained, tmp_path, monkeyp
     assert doc["name"] == "eqnet-l-2x2-4qam"
     shutil.copytree(out / "model", tmp_path / doc["name"])
     monkeypatch.setattr(pretrained, "MODELS_DIR", tmp_path)
-    loaded = pretrained.load(doc["name"])
+    loaded = load_pretrained(doc["name"])
     y, h, s = random_inputs(seed=5)
     np.testing.assert_array_equal(loaded(y, h, s).numpy(), model(y, h, s).numpy())
     det = build_detector(doc["name"], LinkContext(2, 2, 2))

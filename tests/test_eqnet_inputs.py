@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kaq_sionna.detection.registry import LinkContext, build_detector
+from kaq_sionna.registry.detectors import LinkContext, build_detector
 from kaq_sionna.softbits.eqnet import EQNet, EQNetMismatch, load_eqnet, save_eqnet
 from kaq_sionna.softbits.scalar import llr_to_softbit
 from kaq_sionna.training.eqnet_trainer import permute_streams, train_eqnet
@@ -110,7 +110,7 @@ def test_training_with_lmmse_inputs_and_permutations(tmp_path):
 
 
 def test_registry_name_eqnet_resolves_to_the_shipped_model():
-    from kaq_sionna.params import SpecError
+    from kaq_sionna.core.params import SpecError
     from kaq_sionna.softbits.eqnet import EQNet as Model
 
     ctx = LinkContext(2, 2, 6)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kaq_sionna.cli import main
+from kaq_sionna.app.cli import main
 from kaq_sionna.deploy import TOLERANCES, ExportTarget, LiteRTModel, check_export, export_model
 from kaq_sionna.deploy.real_model import real_demap
 from kaq_sionna.deploy.unfolded_graph import gauss_jordan_inverse

@@ -1,4 +1,4 @@
-"""EQ-Net as HARQ soft-buffer storage (kaq_sionna.harq.eqnet_storage): layout, bit count,
+"""EQ-Net as HARQ soft-buffer storage (kaq_sionna.harq.eqnet_compressor): layout, bit count,
 and HARQLink with joint-stream storage at the "rounds" point."""
 
 import numpy as np
@@ -10,9 +10,10 @@ import kaq_sionna  # noqa: F401  (imports TensorFlow quietly, before TF itself)
 import tensorflow as tf
 from sionna.phy import config
 
-from kaq_sionna.detection import LinkContext, build_detector
 from kaq_sionna.harq import CircularBufferRateMatcher, SoftBufferStorage
-from kaq_sionna.harq.eqnet_storage import EQNetRoundStorage, resolve_storage
+from kaq_sionna.harq.eqnet_compressor import EQNetRoundStorage
+from kaq_sionna.registry import LinkContext, build_detector
+from kaq_sionna.registry import resolve_compressor as resolve_storage
 from kaq_sionna.softbits.eqnet import EQNet
 from links import CodedMIMOLink, HARQLink
 

@@ -6,7 +6,11 @@ import math
 
 import pytest
 
-from kaq_sionna.cli import main
+from kaq_sionna.app.cli import main
+from kaq_sionna.app.memory_study import penalties, snr_at_bler
+from kaq_sionna.app.results import HARQ_FIELDS, load_results, validate_results
+from kaq_sionna.app.scenario import ScenarioError, parse_scenario
+from kaq_sionna.app.sweep import run_sweep
 from kaq_sionna.harq.memory import (
     LIFTING_SIZES,
     NRSoftBufferConfig,
@@ -14,10 +18,6 @@ from kaq_sionna.harq.memory import (
     lbrm_prbs,
     soft_buffer_memory,
 )
-from kaq_sionna.memory_study import penalties, snr_at_bler
-from kaq_sionna.results import HARQ_FIELDS, load_results, validate_results
-from kaq_sionna.scenario import ScenarioError, parse_scenario
-from kaq_sionna.sweep import run_sweep
 
 HARQ_TINY = """
 [scenario]
@@ -49,7 +49,7 @@ name = "lmmse"
 
 
 def _scenario_dict(**harq):
-    from kaq_sionna.params import tomllib
+    from kaq_sionna.core.params import tomllib
 
     data = tomllib.loads(HARQ_TINY)
     data["harq"].update(harq)
@@ -222,7 +222,7 @@ def test_harq_memory_cli_errors(tmp_path, capsys):
 def test_result_files_get_the_umask_mode_not_0600(tmp_path):
     import os
 
-    from kaq_sionna.results import atomic_write_text
+    from kaq_sionna.app.results import atomic_write_text
 
     umask = os.umask(0o022)
     try:

@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 
 from kaq_sionna import pretrained
-from kaq_sionna.detection import LinkContext, build_detector
-from kaq_sionna.detection.registry import get_detector_spec, validate_detector
-from kaq_sionna.detection.unfolded_registry import calibrate_for_link
-from kaq_sionna.params import SpecError
+from kaq_sionna.app.scenario import parse_scenario
+from kaq_sionna.core.errors import PretrainedMismatch
+from kaq_sionna.core.params import SpecError
+from kaq_sionna.detection.unfolded_io import load_post_training
 from kaq_sionna.quantization.calibration import rayleigh_mimo_batch
-from kaq_sionna.scenario import parse_scenario
-from kaq_sionna.training.storage import PretrainedMismatch, load_post_training
+from kaq_sionna.registry import LinkContext, build_detector, load_pretrained
+from kaq_sionna.registry.detectors import get_detector_spec, validate_detector
+from kaq_sionna.registry.unfolded import calibrate_for_link
 
 FP32 = "pgdnet-fp32-4x4-16qam"
 CTX = LinkContext(num_tx=4, num_rx=4, num_bits_per_symbol=4)
@@ -55,7 +56,7 @@ def test_fp16_within_tight_margin_of_fp32(batch, ber_fp32):
 
 
 def test_variants_keep_the_fp32_parameters_and_ptq_steps_are_calibrated():
-    shipped = pretrained.load(FP32)
+    shipped = load_pretrained(FP32)
     det = build_detector(FP32, CTX, quant="ptq", bits=4)
     q = det.quantizer
     assert q.mode == "ptq" and q.num_bits == 4 and q.calibrated
@@ -107,11 +108,11 @@ def test_refusals_are_clear():
     with pytest.raises(SpecError, match="num_tx=4, num_rx=4.*num_tx=2"):
         validate_detector(FP32, {"quant": "ptq"}, LinkContext(2, 2, 4))
     # the storage layer refuses too (not only the registry)
-    directory = pretrained.MODELS_DIR / "pgdnet-kaq8-4x4-16qam"
+    directory = pretrained.model_dir("pgdnet-kaq8-4x4-16qam")
     with pytest.raises(PretrainedMismatch, match="trained with quantization 'kaq8'"):
         load_post_training(directory, "ptq", 8)
     with pytest.raises(ValueError, match="one of fp16, ptq"):
-        load_post_training(pretrained.MODELS_DIR / FP32, "qat-mse", 8)
+        load_post_training(pretrained.model_dir(FP32), "qat-mse", 8)
 
 
 def test_listed_and_usable_in_a_scenario():

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kaq_sionna.detection import LinkContext, build_detector
-from kaq_sionna.params import SpecError
+from kaq_sionna.core.params import SpecError
+from kaq_sionna.registry import LinkContext, build_detector
 from links import HARQLink, OFDMLink
 from links.registry import validate_harq, validate_link
 

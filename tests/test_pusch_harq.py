@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 from sionna.phy import config
 
-from kaq_sionna.detection import LinkContext, build_detector
-from kaq_sionna.params import SpecError
+from kaq_sionna.core.params import SpecError
+from kaq_sionna.registry import LinkContext, build_detector
 from links import HARQLink, PUSCHLink
 from links.registry import validate_harq
 

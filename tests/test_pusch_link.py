@@ -7,8 +7,8 @@ import tensorflow as tf
 from sionna.phy import config
 from sionna.phy.mimo import LinearDetector
 
-from kaq_sionna.detection import LinkContext, build_detector
-from kaq_sionna.params import SpecError
+from kaq_sionna.core.params import SpecError
+from kaq_sionna.registry import LinkContext, build_detector
 from links import PUSCHLink
 from links.registry import validate_link
 

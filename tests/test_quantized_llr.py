@@ -8,9 +8,9 @@ from sionna.phy.channel import ApplyFlatFadingChannel
 from sionna.phy.mapping import BinarySource, Mapper
 
 from kaq_sionna.channels import FlatFadingMIMOChannel
+from kaq_sionna.core.params import SpecError
 from kaq_sionna.detection import QuantizedLLRDetector
-from kaq_sionna.detection.registry import LinkContext, build_detector, validate_detector
-from kaq_sionna.params import SpecError
+from kaq_sionna.registry.detectors import LinkContext, build_detector, validate_detector
 from kaq_sionna.softbits import llr_mutual_information
 
 CTX = LinkContext(2, 2, 6, "single")

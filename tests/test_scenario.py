@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from kaq_sionna.scenario import ScenarioError, load_scenario, parse_scenario
+from kaq_sionna.app.scenario import ScenarioError, load_scenario, parse_scenario
 
 BASE = {
     "scenario": {"name": "t", "seed": 1},

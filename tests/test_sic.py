@@ -14,14 +14,9 @@ from sionna.phy.mimo import LinearDetector, MaximumLikelihoodDetector
 from sionna.phy.utils import complex_normal
 
 from kaq_sionna.channels import FlatFadingMIMOChannel
-from kaq_sionna.detection import (
-    ChunkedMLDetector,
-    LinkContext,
-    MMSESICDetector,
-    ZFSICDetector,
-    build_detector,
-)
-from kaq_sionna.params import SpecError
+from kaq_sionna.detection import ChunkedMLDetector, MMSESICDetector, ZFSICDetector
+from kaq_sionna.registry import LinkContext, build_detector
+from kaq_sionna.core.params import SpecError
 
 SIC = [MMSESICDetector, ZFSICDetector]
 

@@ -3,8 +3,8 @@
 import numpy as np
 import sionna.phy.mimo.detection as sionna_detection
 
-from kaq_sionna.detection import LinkContext, build_detector
 from kaq_sionna.quantization.calibration import rayleigh_mimo_batch
+from kaq_sionna.registry import LinkContext, build_detector
 
 
 def test_kbest_builds_for_16x16_16qam_and_beats_lmmse():

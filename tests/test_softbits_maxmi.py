@@ -15,12 +15,11 @@ import kaq_sionna  # noqa: F401  (imports TensorFlow quietly, before TF itself)
 import tensorflow as tf
 from sionna.phy import config
 
+from kaq_sionna.registry import COMPRESSORS, make_compressor
 from kaq_sionna.softbits import (
-    STORAGE_SCHEMES,
     MaxMIQuantizer,
     UniformLLRQuantizer,
     llr_mutual_information,
-    make_storage,
     quantized_mutual_information,
 )
 
@@ -235,16 +234,16 @@ def test_unfitted_use_and_bad_arguments_fail_clearly(data):
 
 
 def test_registry_and_stored_bits():
-    assert {"maxmi3", "maxmi4"} <= set(STORAGE_SCHEMES)
-    assert {"float32", "float16", "uniform3", "uniform4"} <= set(STORAGE_SCHEMES)
-    q3 = make_storage("maxmi3")
+    assert {"maxmi3", "maxmi4"} <= set(COMPRESSORS)
+    assert {"float32", "float16", "uniform3", "uniform4"} <= set(COMPRESSORS)
+    q3 = make_compressor("maxmi3")
     assert isinstance(q3, MaxMIQuantizer) and not q3.is_fitted
     assert q3.bits_per_soft_bit == 3 and q3.num_bits == 3
-    assert make_storage("maxmi4", symmetric=True).symmetric
-    assert make_storage("uniform4").clip == 16.0  # the uniform registry entries are unchanged
+    assert make_compressor("maxmi4", symmetric=True).symmetric
+    assert make_compressor("uniform4").clip == 16.0  # the uniform registry entries are unchanged
     # stored bits are exact and known before fitting
     n = tf.constant([[0, 5], [1000, 2 ** 31 - 1]])
-    bits = make_storage("maxmi4").num_stored_bits(n)
+    bits = make_compressor("maxmi4").num_stored_bits(n)
     assert bits.dtype == tf.int64
     np.testing.assert_array_equal(bits.numpy(), [[0, 20], [4000, 4 * (2 ** 31 - 1)]])
     with pytest.raises(RuntimeError, match=UNFITTED):
@@ -254,8 +253,8 @@ def test_registry_and_stored_bits():
 # ---------------------------------------------------------------- HARQ link
 
 def test_harq_link_stores_four_bits_per_soft_bit_after_calibration():
-    from kaq_sionna.detection import LinkContext, build_detector
     from kaq_sionna.harq import CircularBufferRateMatcher
+    from kaq_sionna.registry import LinkContext, build_detector
     from links import CodedMIMOLink, HARQLink
 
     k, n, nbps = 128, 256, 2  # 2x2 QPSK, rate 1/2

@@ -8,13 +8,12 @@ import kaq_sionna  # noqa: F401  (imports TensorFlow quietly, before TF itself)
 # isort: split
 import tensorflow as tf
 
+from kaq_sionna.registry import COMPRESSORS, make_compressor
 from kaq_sionna.softbits import (
-    STORAGE_SCHEMES,
     Float16Storage,
     NoCompression,
     UniformLLRQuantizer,
     llr_to_softbit,
-    make_storage,
     softbit_to_llr,
 )
 
@@ -28,9 +27,9 @@ def _bpsk_llrs(num, snr_db, seed=0):
     return (-4 * y / no).astype(np.float32)  # ln p(b=1)/p(b=0) with b=1 -> x=-1
 
 
-@pytest.mark.parametrize("name", sorted(STORAGE_SCHEMES))
+@pytest.mark.parametrize("name", sorted(COMPRESSORS))
 def test_round_trip_is_idempotent_on_codes(name):
-    comp = make_storage(name)
+    comp = make_compressor(name)
     x = tf.constant(_bpsk_llrs(5000, 3.0))
     if getattr(comp, "is_fitted", True) is False:  # max-MI cells depend on the data
         comp.fit(x.numpy())
@@ -127,17 +126,17 @@ def test_softbit_conversion():
     assert np.all(np.abs(edge) <= 20.0)
 
 
-def test_registry_and_make_storage():
+def test_registry_and_make_compressor():
     assert {"float32", "float16", "uniform8", "uniform6", "uniform4", "uniform3"} \
-        <= set(STORAGE_SCHEMES)
-    assert make_storage("uniform6").bits_per_soft_bit == 6.0
-    assert make_storage("uniform4", clip=3.0).clip == 3.0
+        <= set(COMPRESSORS)
+    assert make_compressor("uniform6").bits_per_soft_bit == 6.0
+    assert make_compressor("uniform4", clip=3.0).clip == 3.0
     q = UniformLLRQuantizer(5, clip=2.0)
-    assert make_storage(q) is q
+    assert make_compressor(q) is q
     with pytest.raises(ValueError, match="float16.*uniform3"):
-        make_storage("uniform7")
+        make_compressor("uniform7")
     with pytest.raises(TypeError, match="compress"):
-        make_storage(object())
+        make_compressor(object())
 
 
 def test_graph_mode_matches_eager_and_bit_count_is_exact():

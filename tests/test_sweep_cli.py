@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
-from kaq_sionna.cli import main
-from kaq_sionna.results import CURVE_FIELDS, SCHEMA_VERSION, load_results, validate_results
-from kaq_sionna.scenario import load_scenario
-from kaq_sionna.sweep import ResumeConflict, run_sweep
+from kaq_sionna.app.cli import main
+from kaq_sionna.app.results import CURVE_FIELDS, SCHEMA_VERSION, load_results, validate_results
+from kaq_sionna.app.scenario import load_scenario
+from kaq_sionna.app.sweep import ResumeConflict, run_sweep
 
 TINY = """
 [scenario]

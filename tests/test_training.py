@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from kaq_sionna import pretrained
-from kaq_sionna.cli import main
-from kaq_sionna.detection.registry import LinkContext, build_detector, get_detector_spec
-from kaq_sionna.params import SpecError
+from kaq_sionna.app.cli import main
+from kaq_sionna.registry.detectors import LinkContext, build_detector, get_detector_spec
+from kaq_sionna.core.params import SpecError
 from kaq_sionna.training import (
     PretrainedMismatch,
     load_model,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kaq_sionna.detection.registry import LinkContext, build_detector
+from kaq_sionna.registry.detectors import LinkContext, build_detector
 from kaq_sionna.detection.unfolded import ADMMNet, PGDNet
 from kaq_sionna.quantization import Quantizer, kaq_total_loss, rayleigh_mimo_batch
 

@@ -29,7 +29,7 @@ import warnings
 
 import tensorflow as tf
 
-from kaq_sionna._quiet_tf import stderr_silenced
+from kaq_sionna.core.quiet_tf import stderr_silenced
 
 __all__ = ["PRECISIONS", "convert_graph", "tensor_names"]
 

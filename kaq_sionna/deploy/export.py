@@ -41,9 +41,9 @@ TF model's sites, but as large and as fast as 8-bit.
 import os
 from pathlib import Path
 
+from kaq_sionna.core.atomic_io import atomic_write_bytes
 from kaq_sionna.deploy.convert import PRECISIONS, convert_graph
 from kaq_sionna.deploy.targets import ExportTarget
-from kaq_sionna.results import atomic_write_bytes
 
 __all__ = ["CALIBRATION_SAMPLES", "check_writable", "export_model", "write_model"]
 

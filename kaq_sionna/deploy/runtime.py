@@ -21,7 +21,7 @@ Memory (:meth:`LiteRTModel.memory`):
 
 import numpy as np
 
-from kaq_sionna._quiet_tf import stderr_silenced
+from kaq_sionna.core.quiet_tf import stderr_silenced
 
 __all__ = ["LiteRTModel", "liveness_peak"]
 

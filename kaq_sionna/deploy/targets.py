@@ -28,6 +28,7 @@ from kaq_sionna.deploy.data import draw_channel_uses
 from kaq_sionna.deploy.eqnet_graph import EQNetExportGraph
 from kaq_sionna.deploy.unfolded_graph import UnfoldedExportGraph, is_int8_node
 from kaq_sionna.quantization.modes import STEP_MODES
+from kaq_sionna.registry import load_pretrained
 
 __all__ = ["CALIBRATION_SEED", "PARTS", "ExportTarget", "Sample", "export_target"]
 
@@ -87,7 +88,7 @@ class ExportTarget:
             raise ValueError(f"part: expected one of {', '.join(PARTS[self.model_type])} for "
                              f"{self.model_type} model {name!r}, found {part!r}")
         self.part = part
-        self.model = pretrained.load(name, **({"precision": "single"}
+        self.model = load_pretrained(name, **({"precision": "single"}
                                               if self.model_type != "eqnet" else {}))
         system = self.config["system"]
         self.num_tx, self.num_rx = system["num_tx"], system["num_rx"]
@@ -146,7 +147,7 @@ class ExportTarget:
     def _source_llr(self, draw):
         """LLRs of EQ-Net's training soft-bit source (exact ML for the shipped models)."""
         if self._source is None:
-            from kaq_sionna.detection.registry import LinkContext, build_detector
+            from kaq_sionna.registry.detectors import LinkContext, build_detector
 
             self._source = build_detector(
                 self.config.get("source", "ml"),

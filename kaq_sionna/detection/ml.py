@@ -146,3 +146,9 @@ class ChunkedMLDetector(Block):
 
 
 __all__ = ["ChunkedMLDetector", "DEFAULT_CHUNK_BYTES"]
+
+
+def detector_chunk_size(num_tx, num_bits_per_symbol, budget=2 ** 23):
+    """Channel uses per detector call: bounded so that exhaustive ML (``2**(num_tx K)``
+    candidates per channel use) stays within memory; 64..4096."""
+    return int(max(64, min(4096, budget // 2 ** (num_tx * num_bits_per_symbol))))

@@ -1,18 +1,13 @@
 r"""QR-based successive interference cancellation (SIC) detectors with soft-bit output:
 MMSE-SIC and ZF-SIC as in the EQ-Net paper, Section 2.1.2 (eqs. (8)-(12)).
 
-Both are registered as ``"mmse-sic"`` and ``"zf-sic"`` (importing this module does it;
-``registry._ensure_loaded`` imports it).
+Registered as ``"mmse-sic"`` and ``"zf-sic"`` in :mod:`kaq_sionna.registry.sic`.
 """
 
 import numpy as np
 import tensorflow as tf
 from sionna.phy import Block, config
 from sionna.phy.mapping import Demapper
-
-from kaq_sionna.detection.registry import DetectorSpec, register_detector
-from kaq_sionna.detection.sionna_baselines import DEMAPPING
-from kaq_sionna.params import Param, SpecError
 
 ORDERS = ("fixed", "random")
 
@@ -231,30 +226,3 @@ class ZFSICDetector(SICDetector):
         r2 = tf.maximum(tf.square(tf.abs(r_ii)), self._tiny)
         x_hat = y_hat * tf.math.conj(r_ii) / tf.complex(r2, tf.zeros_like(r2))
         return x_hat, no / r2
-
-
-def _needs_enough_antennas(ctx, params):
-    if ctx.num_rx < ctx.num_tx:
-        raise SpecError("[link] num_rx", f">= num_tx = {ctx.num_tx} for a QR-based SIC detector",
-                        ctx.num_rx)
-
-
-ORDER = Param("order", str, "fixed", "detection order: natural (last stream first) or "
-              "a random permutation per channel use", choices=ORDERS)
-
-
-def _sic(cls):
-    def factory(ctx, demapping_method, order):
-        return cls(ctx.num_bits_per_symbol, demapping_method, order, precision=ctx.precision)
-    return factory
-
-
-for _spec in (
-    DetectorSpec("mmse-sic", "MMSE-SIC: QR of [H; sigma I], per-stream demapping "
-                 "(EQ-Net paper 2.1.2)", (DEMAPPING, ORDER), _sic(MMSESICDetector),
-                 _needs_enough_antennas, source="kaq_sionna"),
-    DetectorSpec("zf-sic", "ZF-SIC: QR of H, per-stream demapping (EQ-Net paper 2.1.2)",
-                 (DEMAPPING, ORDER), _sic(ZFSICDetector), _needs_enough_antennas,
-                 source="kaq_sionna"),
-):
-    register_detector(_spec)

@@ -44,7 +44,7 @@ import numpy as np
 import tensorflow as tf
 
 from kaq_sionna.harq.rate_matching import NUM_RVS, CircularBufferRateMatcher
-from kaq_sionna.softbits import make_storage
+from kaq_sionna.softbits import NoCompression, check_compressor
 
 __all__ = ["STORAGE_POINTS", "SoftBufferStorage"]
 
@@ -74,11 +74,9 @@ class SoftBufferStorage:
     ----------
     rate_matcher : :class:`~kaq_sionna.harq.rate_matching.CircularBufferRateMatcher`
         Rate matching of the HARQ process (buffer length, ``E``, rv windows).
-    storage : str | compressor
-        A storage scheme name of :data:`kaq_sionna.softbits.STORAGE_SCHEMES`
-        (``"float32"``, ``"float16"``, ``"uniform8"``, ...) or an object with
-        ``compress``, ``decompress`` and ``bits_per_soft_bit`` (and optionally
-        ``num_stored_bits(num_soft_bits)`` for fractional bit widths).
+    storage : :class:`~kaq_sionna.softbits.Compressor` | `None`
+        The compressor of the stored soft bits (`None`: float32, no compression). By name:
+        :func:`kaq_sionna.registry.make_compressor` (``"float16"``, ``"uniform8"``, ...).
     storage_point : "buffer" (default) | "rounds"
     max_rounds : int
         Number of per-round slots for ``storage_point="rounds"`` (the maximum
@@ -100,7 +98,7 @@ class SoftBufferStorage:
         by the batch).
     """
 
-    def __init__(self, rate_matcher, storage="float32", storage_point="buffer", max_rounds=4):
+    def __init__(self, rate_matcher, storage=None, storage_point="buffer", max_rounds=4):
         if not isinstance(rate_matcher, CircularBufferRateMatcher):
             raise TypeError("rate_matcher must be a CircularBufferRateMatcher, found "
                             f"{type(rate_matcher).__name__}")
@@ -111,7 +109,11 @@ class SoftBufferStorage:
                 or max_rounds < 1:
             raise ValueError(f"max_rounds must be a positive integer, found {max_rounds!r}")
         self._rm = rate_matcher
-        self._compressor = make_storage(storage)
+        if isinstance(storage, str):
+            raise TypeError(f"storage must be a compressor object, found the name {storage!r}: "
+                            "build it with kaq_sionna.registry.make_compressor(name)")
+        self._compressor = (NoCompression() if storage is None
+                            else check_compressor(storage, "storage"))
         if getattr(self._compressor, "joint_streams", False) and storage_point != "rounds":
             raise ValueError(f"storage {self._compressor!r} codes the soft bits of all streams "
                              "of a channel use jointly (EQ-Net): it needs storage_point="

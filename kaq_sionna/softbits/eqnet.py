@@ -56,8 +56,8 @@ layers to each of which one branch is added before the ReLU
 
 The trainer is :mod:`kaq_sionna.training.eqnet_trainer` (two stages, then the
 codebooks). Saved models are ``weights.npz`` + ``config.json`` directories
-(:func:`save_eqnet`, :func:`load_eqnet`); importing this module registers the
-loader of the pretrained model type ``"eqnet"`` (:mod:`kaq_sionna.pretrained`).
+(:func:`save_eqnet`, :func:`load_eqnet`); :mod:`kaq_sionna.registry.pretrained` loads
+shipped models of type ``"eqnet"`` with :func:`pretrained_loader`.
 """
 
 import io
@@ -69,11 +69,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kaq_sionna import pretrained
-from kaq_sionna.results import atomic_write_bytes, atomic_write_text
+from kaq_sionna.core.atomic_io import atomic_write_bytes, atomic_write_text
+from kaq_sionna.core.errors import PretrainedMismatch
 from kaq_sionna.softbits.codebook import FeatureCodebook
 from kaq_sionna.softbits.scalar import llr_to_softbit, softbit_to_llr
-from kaq_sionna.training.storage import PretrainedMismatch
 
 __all__ = [
     "VARIANTS",
@@ -947,7 +946,7 @@ def load_eqnet(directory, config=None, label=None):
 
 
 def pretrained_loader(name, config, directory, demapping_method=None, precision=None):
-    """Loader of :mod:`kaq_sionna.pretrained` for the ``eqnet`` model type.
+    """Loader of shipped models of type ``eqnet`` (:mod:`kaq_sionna.registry.pretrained`).
 
     ``demapping_method`` (a parameter of the registry's pretrained entries) does
     not apply to EQ-Net and is ignored; EQ-Net computes in float32 whatever the
@@ -957,4 +956,3 @@ def pretrained_loader(name, config, directory, demapping_method=None, precision=
     return load_eqnet(directory, config=config, label=f"pretrained model {name!r}")
 
 
-pretrained.register_loader("eqnet", pretrained_loader)

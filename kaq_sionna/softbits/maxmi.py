@@ -82,7 +82,7 @@ import numpy as np
 import tensorflow as tf
 from scipy.special import expit, xlogy
 
-from kaq_sionna.softbits.scalar import STORAGE_SCHEMES, ScalarCompressor
+from kaq_sionna.softbits.scalar import ScalarCompressor
 
 __all__ = [
     "MAXMI_METHODS",
@@ -622,16 +622,3 @@ class MaxMIQuantizer(ScalarCompressor):
         extra += f", method={self._method!r}" if self._method != "lloyd" else ""
         return (f"MaxMIQuantizer(num_bits={self._num_bits}{extra}, "
                 f"fitted={self.is_fitted})")
-
-
-def _maxmi(num_bits):
-    def make(**kwargs):
-        return MaxMIQuantizer(num_bits, **kwargs)
-    make.__doc__ = (f"{num_bits}-bit max-MI LLR quantizer (Winkelbauer & Matz); unfitted: "
-                    "call fit(llrs) or HARQLink.calibrate_storage before use")
-    return make
-
-
-# registered here, not in scalar.py, so that scalar.py does not import this module
-STORAGE_SCHEMES["maxmi4"] = _maxmi(4)
-STORAGE_SCHEMES["maxmi3"] = _maxmi(3)

@@ -26,13 +26,11 @@ import tensorflow as tf
 
 __all__ = [
     "DEFAULT_UNIFORM_CLIP",
-    "STORAGE_SCHEMES",
     "Float16Storage",
     "NoCompression",
     "ScalarCompressor",
     "UniformLLRQuantizer",
     "llr_to_softbit",
-    "make_storage",
     "softbit_to_llr",
 ]
 
@@ -417,54 +415,3 @@ class UniformLLRQuantizer(ScalarCompressor):
 #: 16 is below the LDPC decoder clipping (``llr_max = 20``); use
 #: :meth:`UniformLLRQuantizer.fit` for an MSE-optimal level at an operating point.
 DEFAULT_UNIFORM_CLIP = 16.0
-
-
-def _uniform(num_bits):
-    def make(clip=DEFAULT_UNIFORM_CLIP):
-        return UniformLLRQuantizer(num_bits, clip=clip)
-    make.__doc__ = f"{num_bits}-bit uniform midrise quantizer (clip {DEFAULT_UNIFORM_CLIP})"
-    return make
-
-
-STORAGE_SCHEMES = {
-    "float32": NoCompression,
-    "float16": Float16Storage,
-    "uniform8": _uniform(8),
-    "uniform6": _uniform(6),
-    "uniform4": _uniform(4),
-    "uniform3": _uniform(3),
-}
-"""Registry of storage schemes: name -> constructor (keyword arguments optional)."""
-
-
-def make_storage(name, **kwargs):
-    """Builds a soft-bit compressor from its registry name (or returns a compressor as is).
-
-    Parameters
-    ----------
-    name : str | ScalarCompressor-like
-        A key of :data:`STORAGE_SCHEMES` (``"float32"``, ``"float16"``,
-        ``"uniform8"``, ``"uniform6"``, ``"uniform4"``, ``"uniform3"``), or an
-        object with ``compress``, ``decompress`` and ``bits_per_soft_bit``,
-        returned unchanged.
-    **kwargs :
-        Passed to the constructor (e.g. ``clip=8.0`` for the uniform ones).
-
-    Output
-    ------
-    : compressor
-    """
-    if not isinstance(name, str):
-        missing = [a for a in ("compress", "decompress", "bits_per_soft_bit")
-                   if not hasattr(name, a)]
-        if missing:
-            raise TypeError(f"storage must be a name ({', '.join(STORAGE_SCHEMES)}) or an "
-                            f"object with compress/decompress/bits_per_soft_bit; {name!r} "
-                            f"lacks {', '.join(missing)}")
-        if kwargs:
-            raise TypeError("keyword arguments are only used with a storage name")
-        return name
-    if name not in STORAGE_SCHEMES:
-        raise ValueError(f"unknown storage scheme {name!r}; known: "
-                         + ", ".join(STORAGE_SCHEMES))
-    return STORAGE_SCHEMES[name](**kwargs)

@@ -4,13 +4,11 @@
 * :mod:`~kaq_sionna.training.data`: seeded Rayleigh MIMO data sets (the project's channel model).
 * :mod:`~kaq_sionna.training.trainer`: the trainer (eq. (16), Adam, learning-rate halving,
   per-epoch atomic checkpoints and resume).
-* :mod:`~kaq_sionna.training.storage`: saving a trained detector as a pretrained model and
+* :mod:`~kaq_sionna.detection.unfolded_io`: saving a trained detector as a pretrained model and
   loading it back (registered as the loader of the ``pgdnet`` / ``admmnet`` model types).
 """
 
-from kaq_sionna.training.data import derive_seed, training_set
-from kaq_sionna.training.spec import TrainSpec, load_train_scenario, parse_train_scenario
-from kaq_sionna.training.storage import (
+from kaq_sionna.detection.unfolded_io import (
     PretrainedMismatch,
     build_from_config,
     canonical_name,
@@ -18,6 +16,8 @@ from kaq_sionna.training.storage import (
     load_weights_into,
     save_model,
 )
+from kaq_sionna.training.data import derive_seed, training_set
+from kaq_sionna.training.spec import TrainSpec, load_train_scenario, parse_train_scenario
 from kaq_sionna.training.trainer import TrainConflict, evaluate_ber, train
 
 __all__ = ["PretrainedMismatch", "TrainConflict", "TrainSpec", "build_from_config",

@@ -3,7 +3,7 @@
 Every set is drawn by :func:`~kaq_sionna.quantization.calibration.rayleigh_mimo_batch`
 (the model of :mod:`kaq_sionna.channels`: i.i.d. ``CN(0, 1/num_rx)`` Rayleigh
 channel, unit-energy QAM, ``Es/N0 = 1/N0``), or with ``[system] channel = "cdl"`` by
-:class:`kaq_sionna.cdl.CDLSampler` (per-resource-element samples of OFDM slots over
+:class:`kaq_sionna.channels.cdl.CDLSampler` (per-resource-element samples of OFDM slots over
 CDL with LS or perfect CSI, one Es/N0 per slot), from a generator whose seed
 is derived from the scenario seed and a tag (``"train"`` and the epoch,
 ``"val"``, ``"calib"``, ``"eval"`` and the SNR). The data of an epoch
@@ -11,16 +11,9 @@ therefore depends only on ``(seed, epoch)``: a resumed run sees exactly the
 batches an uninterrupted run would have seen.
 """
 
-import hashlib
-
-from kaq_sionna.cdl import cdl_sampler
+from kaq_sionna.channels.cdl import cdl_sampler
+from kaq_sionna.core.seeding import derive_seed  # noqa: F401  (re-exported)
 from kaq_sionna.quantization.calibration import rayleigh_mimo_batch
-
-
-def derive_seed(seed, *tags):
-    """A 31-bit seed derived deterministically from ``seed`` and any tags (str or int)."""
-    text = "/".join(str(t) for t in (seed, *tags))
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") & 0x7FFFFFFF
 
 
 def training_set(system, num_samples, seed, *tags, snr_db=None, precision=None):

@@ -7,7 +7,7 @@ interleaver -> QAM :class:`~sionna.phy.mapping.Mapper` -> flat-fading MIMO
 channel :class:`kaq_sionna.channels.FlatFadingMIMOChannel` (i.i.d.
 ``CN(0, 1/num_rx)`` Rayleigh by default, a new matrix per channel use) and
 AWGN of variance ``N0 = 10^(-Es/N0 / 10)`` -> the *source* detector (any
-registry name, built with :func:`kaq_sionna.detection.registry.build_detector`;
+registry name, built with :func:`kaq_sionna.registry.detectors.build_detector`;
 ``"ml"`` gives the exact ML soft bits of eq. (7)). A *packet* is one codeword
 per stream, i.e. ``n / num_bits_per_symbol`` channel uses; every channel use is
 one sample ``(y, H, N0, Lambda, coded bits)``. Data are drawn for each SNR of
@@ -32,10 +32,11 @@ from sionna.phy.channel import ApplyFlatFadingChannel
 from sionna.phy.fec.ldpc import LDPC5GEncoder
 from sionna.phy.mapping import BinarySource, Mapper
 
-from kaq_sionna.cdl import cdl_sampler
 from kaq_sionna.channels import FlatFadingMIMOChannel
-from kaq_sionna.detection.registry import LinkContext, build_detector
-from kaq_sionna.results import atomic_write_bytes
+from kaq_sionna.channels.cdl import cdl_sampler
+from kaq_sionna.core.atomic_io import atomic_write_bytes
+from kaq_sionna.detection.ml import detector_chunk_size  # noqa: F401  (re-exported)
+from kaq_sionna.registry.detectors import LinkContext, build_detector
 from kaq_sionna.softbits.scalar import llr_to_softbit
 from kaq_sionna.training.data import derive_seed
 
@@ -87,12 +88,6 @@ class SoftBitDataset:
         """Noise covariances ``N0 I`` of the samples ``idx``, ``[n, num_rx, num_rx]`` complex64."""
         nr = self.y.shape[-1]
         return (self.no[idx, None, None] * np.eye(nr, dtype=np.float32)).astype(np.complex64)
-
-
-def detector_chunk_size(num_tx, num_bits_per_symbol, budget=2 ** 23):
-    """Channel uses per detector call: bounded so that exhaustive ML (``2**(num_tx K)``
-    candidates per channel use) stays within memory; 64..4096."""
-    return int(max(64, min(4096, budget // 2 ** (num_tx * num_bits_per_symbol))))
 
 
 def split_indices(num_samples, seed, fractions=(0.8, 0.1, 0.1)):
@@ -215,7 +210,7 @@ def generate_softbit_data(system, data, seed, source_params=None, say=None):
 
 def _softbit_data_cdl(system, data, seed, detect, say):
     """:func:`generate_softbit_data` over CDL: per-resource-element samples of OFDM slots
-    (:class:`kaq_sionna.cdl.CDLSampler`) carrying uniformly random bits instead of LDPC
+    (:class:`kaq_sionna.channels.cdl.CDLSampler`) carrying uniformly random bits instead of LDPC
     codewords (the soft bits do not depend on the code), as many channel uses per SNR as
     the Rayleigh set would have. ``no`` holds the noise plus channel-estimation error
     variance that the detector was given (the mean diagonal of ``s``)."""

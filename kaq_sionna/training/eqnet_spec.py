@@ -12,9 +12,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from kaq_sionna.cdl import CDL_PARAMS, channel_system_keys
-from kaq_sionna.detection.registry import LinkContext, validate_detector
-from kaq_sionna.params import (
+from kaq_sionna.channels.cdl import CDL_PARAMS, channel_system_keys
+from kaq_sionna.core.params import (
     REQUIRED,
     Param,
     SpecError,
@@ -22,6 +21,7 @@ from kaq_sionna.params import (
     parse_located,
     read_toml_file,
 )
+from kaq_sionna.registry.detectors import LinkContext, validate_detector
 from kaq_sionna.softbits.eqnet import ESTIMATION_INPUTS, VARIANTS
 from kaq_sionna.training.spec import MODEL_TYPES, TrainScenarioError, spec_fingerprint
 
@@ -57,7 +57,7 @@ SYSTEM_KEYS = (
     Param("num_rx", int, 2, "receive antennas", min=1, max=256),
     Param("num_bits_per_symbol", int, 6, "QAM order in bits K", choices=(2, 4, 6, 8)),
     Param("channel", str, "rayleigh", "flat-fading model (kaq_sionna.channels) or "
-          "per-resource-element samples of an OFDM slot over CDL (kaq_sionna.cdl.CDLSampler)",
+          "per-resource-element samples of an OFDM slot over CDL (kaq_sionna.channels.cdl.CDLSampler)",
           choices=("rayleigh", "kronecker", "cdl")),
     Param("tx_corr", float, 0.0, "exponential correlation at the transmitter (kronecker)",
           min=0.0, max=0.999),

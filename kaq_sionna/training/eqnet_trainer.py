@@ -49,7 +49,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kaq_sionna.results import atomic_write_bytes, atomic_write_text, git_commit
+from kaq_sionna.core.atomic_io import atomic_write_bytes, atomic_write_text
+from kaq_sionna.core.provenance import git_commit
+from kaq_sionna.detection.unfolded_io import channel_suffix
 from kaq_sionna.softbits.eqnet import (
     EQNet,
     canonical_name,
@@ -64,7 +66,6 @@ from kaq_sionna.training.eqnet_data import (
     save_dataset,
     split_indices,
 )
-from kaq_sionna.training.storage import channel_suffix
 from kaq_sionna.training.trainer import check_resumable
 
 __all__ = ["CHECKPOINT", "DATA_FILE", "build_model", "evaluate", "model_name", "permute_streams",

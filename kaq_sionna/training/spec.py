@@ -1,7 +1,7 @@
 """Training scenarios (``kaq-sionna train FILE``): TOML schema and validation.
 
 The schema is documented in ``scenarios/README.md`` (section *Training
-scenarios*). As for sweep scenarios (:mod:`kaq_sionna.scenario`), the whole
+scenarios*). As for sweep scenarios (:mod:`kaq_sionna.app.scenario`), the whole
 file is validated before anything runs; every error names the file, the key,
 what was expected and what was found; unknown sections and keys are errors.
 """
@@ -11,9 +11,8 @@ import json
 import re
 from dataclasses import dataclass
 
-from kaq_sionna.cdl import CDL_PARAMS, channel_system_keys
-from kaq_sionna.detection.unfolded import PROXES
-from kaq_sionna.params import (
+from kaq_sionna.channels.cdl import CDL_PARAMS, channel_system_keys
+from kaq_sionna.core.params import (
     REQUIRED,
     Param,
     SpecError,
@@ -22,6 +21,7 @@ from kaq_sionna.params import (
     parse_located,
     read_toml_file,
 )
+from kaq_sionna.detection.unfolded import PROXES
 from kaq_sionna.quantization.modes import MODES
 
 MODEL_TYPES = ("pgdnet", "admmnet")
@@ -75,7 +75,7 @@ SYSTEM_KEYS = (
     Param("num_bits_per_symbol", int, 4, "QAM order in bits", choices=(2, 4, 6, 8)),
     Param("snr_db", list, [0.0, 25.0], "[lo, hi]: Es/N0 in dB drawn uniformly per sample"),
     Param("channel", str, "rayleigh", "i.i.d. Rayleigh (the paper) or per-resource-element "
-          "samples of an OFDM slot over CDL (kaq_sionna.cdl.CDLSampler)",
+          "samples of an OFDM slot over CDL (kaq_sionna.channels.cdl.CDLSampler)",
           choices=("rayleigh", "cdl")),
     *CDL_PARAMS,
 )
@@ -191,7 +191,7 @@ def _parse(data, where):
 
 
 def _check_init_from(init_from, model, system):
-    from kaq_sionna.training.storage import resolve_model
+    from kaq_sionna.detection.unfolded_io import resolve_model
 
     try:
         _, config = resolve_model(init_from)

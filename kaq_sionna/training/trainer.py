@@ -23,7 +23,7 @@ r"""Trainer of the deep-unfolded detectors (KAQ paper, section 4 protocol).
   uninterrupted one.
 * At the end: BER at the evaluation SNRs (Es/N0) against Sionna's LMMSE on the
   same data, and the model saved to ``<out>/model/`` (weights + config.json,
-  see :mod:`~kaq_sionna.training.storage`).
+  see :mod:`~kaq_sionna.detection.unfolded_io`).
 """
 
 import io
@@ -37,12 +37,10 @@ import numpy as np
 import tensorflow as tf
 from sionna.phy.mimo import LinearDetector
 
-from kaq_sionna.params import diff_keys
-from kaq_sionna.quantization.losses import kaq_total_loss
-from kaq_sionna.quantization.modes import MMD_MODES, STEP_MODES, Quantizer
-from kaq_sionna.results import atomic_write_bytes, atomic_write_text, git_commit
-from kaq_sionna.training.data import training_set
-from kaq_sionna.training.storage import (
+from kaq_sionna.core.atomic_io import atomic_write_bytes, atomic_write_text
+from kaq_sionna.core.params import diff_keys
+from kaq_sionna.core.provenance import git_commit
+from kaq_sionna.detection.unfolded_io import (
     CLASSES,
     canonical_name,
     channel_suffix,
@@ -50,6 +48,9 @@ from kaq_sionna.training.storage import (
     resolve_model,
     save_model,
 )
+from kaq_sionna.quantization.losses import kaq_total_loss
+from kaq_sionna.quantization.modes import MMD_MODES, STEP_MODES, Quantizer
+from kaq_sionna.training.data import training_set
 
 CHECKPOINT = "checkpoint.npz"
 

@@ -27,7 +27,7 @@ from sionna.phy.ofdm import (
     ResourceGridMapper,
 )
 
-from kaq_sionna.params import Param
+from kaq_sionna.core.params import Param
 from kaq_sionna.quantization.calibration import MIMOBatch
 
 CDL_MODELS = ("A", "B", "C", "D", "E")

@@ -1,25 +1,16 @@
 """Registry of detectors by name, used by scenarios, the CLI and ``kaq-sionna list``.
 
 A :class:`DetectorSpec` says how to build a detector for a given link
-(:class:`LinkContext`), which parameters it accepts (:class:`~kaq_sionna.params.Param`)
+(:class:`LinkContext`), which parameters it accepts (:class:`~kaq_sionna.core.params.Param`)
 and which link configurations it cannot serve; :func:`build_detector` validates
-and builds. Later capabilities (unfolded detectors, EQ-Net, pretrained models)
-add their entries with :func:`register_detector`.
+and builds. This module holds the machinery only; the entries are registered in one
+place, :mod:`kaq_sionna.registry` (its ``__init__``), when the package is imported.
 """
 
 from dataclasses import dataclass
 
-from kaq_sionna.params import SpecError, check_params
-
-
-@dataclass(frozen=True)
-class LinkContext:
-    """What a detector needs to know about the link it is plugged into."""
-
-    num_tx: int
-    num_rx: int
-    num_bits_per_symbol: int
-    precision: str = None
+from kaq_sionna.core.params import SpecError, check_params
+from kaq_sionna.detection.context import LinkContext  # noqa: F401  (part of this interface)
 
 
 @dataclass(frozen=True)
@@ -61,6 +52,9 @@ class DetectorSpec:
 
 
 DETECTORS = {}
+# Lookups for names outside DETECTORS (shipped pretrained models): (spec_of(name) -> spec or
+# None, names() -> iterable of names for error messages).
+_RESOLVERS = []
 
 
 def register_detector(spec):
@@ -69,21 +63,22 @@ def register_detector(spec):
     return spec
 
 
+def register_resolver(spec_of, names):
+    """Adds a lookup for names not in :data:`DETECTORS` (e.g. every shipped model)."""
+    _RESOLVERS.append((spec_of, names))
+
+
 def get_detector_spec(name):
-    """The :class:`DetectorSpec` for ``name`` (a registered detector or a shipped pretrained
-    model, see :func:`kaq_sionna.pretrained.detector_spec`), or a :class:`SpecError` listing
-    known names."""
-    _ensure_loaded()
+    """The :class:`DetectorSpec` for ``name`` (a registered detector or a name a resolver knows,
+    e.g. a shipped pretrained model), or a :class:`SpecError` listing known names."""
     if name in DETECTORS:
         return DETECTORS[name]
-    from kaq_sionna import pretrained
-
-    spec = pretrained.detector_spec(name)
-    if spec is None:
-        names = sorted(DETECTORS) + sorted(pretrained.available())
-        raise SpecError("detector name", "one of " + ", ".join(names), repr(name))
-    return spec
-
+    for spec_of, _ in _RESOLVERS:
+        spec = spec_of(name)
+        if spec is not None:
+            return spec
+    names = sorted(DETECTORS) + sorted(n for _, names in _RESOLVERS for n in names())
+    raise SpecError("detector name", "one of " + ", ".join(names), repr(name))
 
 def validate_detector(name, params, ctx, where_key="[[detector]]"):
     """Checks a detector's parameters against its spec and the link; returns the full params."""
@@ -104,15 +99,3 @@ def build_detector(name, ctx, **params):
     """
     full = validate_detector(name, params, ctx)
     return get_detector_spec(name).factory(ctx, **full)
-
-
-def _ensure_loaded():
-    # Importing the modules that register detectors; kept lazy so that
-    # ``registry`` itself stays import-cycle free.
-    from kaq_sionna.detection import (  # noqa: F401
-        eqnet_registry,
-        quantized_llr,
-        sic,
-        sionna_baselines,
-        unfolded_registry,
-    )

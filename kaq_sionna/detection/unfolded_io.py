@@ -11,8 +11,8 @@ any mismatch with a :class:`PretrainedMismatch` naming what differs.
 :func:`load_post_training` loads an fp32-trained model with a post-training
 quantizer (the paper's FP16 and PTQ baselines, no retraining).
 
-Importing this module registers :func:`pretrained_loader` for the model types
-``pgdnet`` and ``admmnet`` in :mod:`kaq_sionna.pretrained`.
+:mod:`kaq_sionna.registry.pretrained` loads shipped models of the types ``pgdnet``
+and ``admmnet`` with :func:`pretrained_loader`.
 """
 
 import io
@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from kaq_sionna import pretrained
+from kaq_sionna.core.atomic_io import atomic_write_bytes, atomic_write_text
+from kaq_sionna.core.errors import PretrainedMismatch
 from kaq_sionna.detection.unfolded import ADMMNet, PGDNet
 from kaq_sionna.quantization.modes import STEP_MODES, Quantizer
-from kaq_sionna.results import atomic_write_bytes, atomic_write_text
 
 CLASSES = {"pgdnet": PGDNet, "admmnet": ADMMNet}
 WEIGHTS_FILE, CONFIG_FILE = "weights.npz", "config.json"
@@ -32,10 +33,6 @@ QUANT_KEYS = ("mode", "num_bits", "quantize_intermediate", "epsilon", "calib_per
               "mmd_max_samples", "mmd_kernel", "mmd_bounded", "mmd_max_ratio",
               "mmd_adversarial", "min_step")
 POST_TRAINING_MODES = ("fp16", "ptq")
-
-
-class PretrainedMismatch(ValueError):
-    """A stored model does not match the detector it is loaded into (or its own config)."""
 
 
 def model_type_of(det):
@@ -207,7 +204,7 @@ def load_post_training(directory, quant, bits=8, output="bit", hard_out=False,
     model's parameters (checked as by :func:`load_model`) are copied into it.
     For ``ptq`` the steps are *not* calibrated here: call
     ``det.quantizer.calibrate(det, (y, h, s))`` (eq. (10)) before using it, e.g.
-    with :func:`kaq_sionna.detection.unfolded_registry.calibrate_for_link`.
+    with :func:`kaq_sionna.registry.unfolded.calibrate_for_link`.
 
     Parameters
     ----------
@@ -265,7 +262,7 @@ def load_post_training(directory, quant, bits=8, output="bit", hard_out=False,
 
 
 def pretrained_loader(name, config, directory, **kwargs):
-    """Loader of :mod:`kaq_sionna.pretrained` for the ``pgdnet`` and ``admmnet`` types."""
+    """Loader of shipped models of the types ``pgdnet`` and ``admmnet``."""
     return load_model(directory, config=config, label=f"pretrained model {name!r}", **kwargs)
 
 
@@ -273,16 +270,13 @@ def resolve_model(name_or_dir):
     """``(directory, config)`` of a pretrained name or a model directory; ``KeyError`` if none."""
     shipped = pretrained.available()
     if name_or_dir in shipped:
-        return pretrained.MODELS_DIR / name_or_dir, shipped[name_or_dir]
+        return pretrained.model_dir(name_or_dir), shipped[name_or_dir]
     path = Path(name_or_dir)
     if (path / CONFIG_FILE).is_file():
         return path, json.loads((path / CONFIG_FILE).read_text())
     names = ", ".join(sorted(shipped)) or "none shipped"
     raise KeyError(f"neither a pretrained model ({names}) nor a directory with {CONFIG_FILE}")
 
-
-for _type in CLASSES:
-    pretrained.register_loader(_type, pretrained_loader)
 
 __all__ = ["CLASSES", "POST_TRAINING_MODES", "PretrainedMismatch", "build_from_config",
            "canonical_name", "layer_config", "load_model", "load_post_training",

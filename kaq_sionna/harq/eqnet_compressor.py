@@ -25,7 +25,7 @@ consistent.
 
 import tensorflow as tf
 
-__all__ = ["EQNetRoundStorage", "eqnet_storage_names", "resolve_storage"]
+__all__ = ["EQNetRoundStorage"]
 
 
 class EQNetRoundStorage:
@@ -136,44 +136,3 @@ class EQNetRoundStorage:
 
     def __repr__(self):
         return f"EQNetRoundStorage({self.name}, bits_per_soft_bit={self.bits_per_soft_bit:g})"
-
-
-def eqnet_storage_names():
-    """Names of shipped EQ-Net models usable as storage, with their ``system`` dicts."""
-    from kaq_sionna import pretrained
-
-    return {name: cfg.get("system", {}) for name, cfg in pretrained.available().items()
-            if cfg.get("model") == "eqnet"}
-
-
-def resolve_storage(name, num_tx=None, num_bits_per_symbol=None):
-    """A storage compressor from a name: a scalar scheme of
-    :data:`kaq_sionna.softbits.STORAGE_SCHEMES` or a shipped EQ-Net model's name.
-
-    Parameters
-    ----------
-    name : str | compressor
-        Objects are returned unchanged.
-    num_tx, num_bits_per_symbol : int | `None`
-        The link's; an EQ-Net model of another size is refused.
-
-    Output
-    ------
-    : compressor
-    """
-    from kaq_sionna.softbits import STORAGE_SCHEMES, make_storage
-
-    if not isinstance(name, str) or name in STORAGE_SCHEMES:
-        return make_storage(name)
-    models = eqnet_storage_names()
-    if name not in models:
-        raise ValueError(f"unknown storage scheme {name!r}; known: "
-                         + ", ".join([*STORAGE_SCHEMES, *models]))
-    system = models[name]
-    for key, value in (("num_tx", num_tx), ("num_bits_per_symbol", num_bits_per_symbol)):
-        if value is not None and system.get(key) != value:
-            raise ValueError(f"EQ-Net storage {name!r} is for {key} = {system.get(key)}, "
-                             f"the link has {key} = {value}")
-    from kaq_sionna import pretrained
-
-    return EQNetRoundStorage(pretrained.load(name), name)

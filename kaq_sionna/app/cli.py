@@ -20,8 +20,8 @@ class UserError(Exception):
 
 
 def _cmd_run(args):
-    from kaq_sionna.scenario import load_scenario
-    from kaq_sionna.sweep import ResumeConflict, run_sweep, summary_table
+    from kaq_sionna.app.scenario import load_scenario
+    from kaq_sionna.app.sweep import ResumeConflict, run_sweep, summary_table
 
     scenario = load_scenario(args.scenario)
     out = Path(args.out) if args.out else Path("results") / (
@@ -44,9 +44,9 @@ def _cmd_run(args):
 
 
 def _cmd_harq_memory(args):
+    from kaq_sionna.app.memory_study import run_memory_study
+    from kaq_sionna.app.sweep import ResumeConflict
     from kaq_sionna.harq.memory import NRSoftBufferConfig
-    from kaq_sionna.memory_study import run_memory_study
-    from kaq_sionna.sweep import ResumeConflict
 
     try:
         config = NRSoftBufferConfig(
@@ -74,7 +74,7 @@ def _cmd_harq_memory(args):
         print("\ninterrupted: finished SNR points are kept in results/<scenario>/; run the "
               "same command again to resume.", file=sys.stderr)
         return EXIT_INTERRUPTED
-    from kaq_sionna.memory_study import memory_table
+    from kaq_sionna.app.memory_study import memory_table
     print("\n" + memory_table(doc))
     print(f"wrote {out}/memory.json, {out}/memory.md, {out}/memory_vs_penalty.png")
     return 0
@@ -133,10 +133,9 @@ def _set_threads(n):
 def registry_listing():
     """Detectors, links and pretrained models as a JSON-serialisable dict."""
     from kaq_sionna import pretrained
-    from kaq_sionna.detection.registry import DETECTORS, _ensure_loaded
+    from kaq_sionna.registry import DETECTORS
     from links.registry import LINKS
 
-    _ensure_loaded()
     return {
         "detectors": [DETECTORS[n].as_dict() for n in sorted(DETECTORS)],
         "links": [LINKS[n].as_dict() for n in sorted(LINKS)],
@@ -170,7 +169,7 @@ def _cmd_list(args):
 
 
 def _cmd_bench_detectors(args):
-    from kaq_sionna.bench_detectors import (
+    from kaq_sionna.app.bench_detectors import (
         bench_detectors,
         format_table,
         format_wide_table,
@@ -217,7 +216,7 @@ def _cmd_bench_detectors(args):
 
 
 def _cmd_bench(args):
-    from kaq_sionna.bench import bench_link, format_link_table, write_json
+    from kaq_sionna.app.bench_link import bench_link, format_link_table, write_json
 
     if args.what == "detectors":
         return _cmd_bench_detectors(args)
@@ -251,10 +250,10 @@ def _parse_floats(text, option):
 
 
 def _cmd_export(args):
+    from kaq_sionna.app.results import atomic_write_text
     from kaq_sionna.deploy.check import ber_table, check_export, format_check
     from kaq_sionna.deploy.export import check_writable, export_model, write_model
     from kaq_sionna.deploy.targets import ExportTarget
-    from kaq_sionna.results import atomic_write_text
 
     if args.check_samples < 1 or args.ber_samples < 1 or args.calibration_samples < 1:
         raise UserError("--check-samples, --ber-samples and --calibration-samples: expected "
@@ -417,7 +416,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from kaq_sionna.params import SpecError  # imports TensorFlow quietly
+    from kaq_sionna.core.params import SpecError  # imports TensorFlow quietly
 
     if getattr(args, "threads", 0):
         if args.threads < 0:

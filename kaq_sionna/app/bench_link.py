@@ -18,8 +18,8 @@ from sionna.phy.mapping import BinarySource, Mapper
 from sionna.phy.mimo import LinearDetector
 from sionna.phy.utils import ebnodb2no
 
-from kaq_sionna._quiet_tf import stderr_silenced
-from kaq_sionna.results import atomic_write_text
+from kaq_sionna.app.results import atomic_write_text
+from kaq_sionna.core.quiet_tf import stderr_silenced
 
 
 def plain_sionna_chain(num_tx, num_rx, num_bits_per_symbol, k, n):
@@ -77,7 +77,7 @@ def bench_link(num_tx=4, num_rx=4, num_bits_per_symbol=4, k=1024, n=2048, batch_
     dict
         ``{"config": ..., "machine": ..., "rows": [{mode, link_mbps, plain_mbps, ratio, ...}]}``
     """
-    from kaq_sionna.detection import LinkContext, build_detector
+    from kaq_sionna.registry import LinkContext, build_detector
     from links import CodedMIMOLink
 
     info_bits = batch_size * num_tx * k

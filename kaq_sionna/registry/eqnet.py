@@ -5,7 +5,7 @@ initial parameters are the paper's algorithm), so ``"eqnet"`` resolves to a
 shipped pretrained model (:mod:`kaq_sionna.pretrained`) named
 :func:`~kaq_sionna.softbits.eqnet.canonical_name` ``(variant, num_tx, num_rx,
 num_bits_per_symbol, estimation_inputs=...)``, e.g. ``eqnet-l-4x4-16qam-lmmse-inputs``.
-A link size without a shipped model is a :class:`~kaq_sionna.params.SpecError`
+A link size without a shipped model is a :class:`~kaq_sionna.core.params.SpecError`
 that lists the shipped EQ-Net models and says how to train one.
 
 Default ``estimation_inputs = "lmmse"``: the models whose estimation encoder
@@ -13,8 +13,10 @@ learned to detect on this project's CPU-sized training (docs/eqnet.md);
 ``"raw"`` selects the paper's inputs.
 """
 
-from kaq_sionna.detection.registry import DetectorSpec, register_detector
-from kaq_sionna.params import Param, SpecError
+from kaq_sionna import pretrained
+from kaq_sionna.core.params import Param, SpecError
+from kaq_sionna.registry.detectors import DetectorSpec, build_detector
+from kaq_sionna.softbits.eqnet import canonical_name
 
 PARAMS = (
     Param("variant", str, "L", "residual blocks of f_E: L = 1, P = 3", choices=("L", "P")),
@@ -26,9 +28,6 @@ PARAMS = (
 
 def shipped_name(ctx, variant, estimation_inputs):
     """The shipped model ``"eqnet"`` stands for on a link, or a :class:`SpecError`."""
-    from kaq_sionna import pretrained
-    from kaq_sionna.softbits.eqnet import canonical_name
-
     name = canonical_name(variant, ctx.num_tx, ctx.num_rx, ctx.num_bits_per_symbol,
                           estimation_inputs=estimation_inputs)
     shipped = pretrained.available()
@@ -52,11 +51,9 @@ def _check(ctx, params):
 
 
 def _build(ctx, variant="L", estimation_inputs="lmmse"):
-    from kaq_sionna.detection.registry import build_detector
-
     return build_detector(shipped_name(ctx, variant, estimation_inputs), ctx)
 
 
-register_detector(DetectorSpec(
+SPECS = (DetectorSpec(
     "eqnet", "EQ-Net estimation mode (paper 004): the shipped model for the link's size "
-    "(variant, f_E inputs)", PARAMS, _build, _check, source="kaq_sionna"))
+    "(variant, f_E inputs)", PARAMS, _build, _check, source="kaq_sionna"),)

@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kaq_sionna.results import atomic_write_text
+from kaq_sionna.app.results import atomic_write_text
 
 __all__ = ["BenchRow", "DEFAULT_BATCH_SIZES", "add_ratios", "bench_detectors", "default_rows",
            "extra_rows", "format_table", "format_wide_table", "tf_graph_memory", "write_json"]
@@ -213,8 +213,8 @@ def _build_row(row, ctx, export_dir, threads, xnnpack=True):
     a function that runs one call on it; ``memory`` is a dict (weights, activations)."""
     import tensorflow as tf
 
-    from kaq_sionna.detection.registry import build_detector
     from kaq_sionna.quantization.calibration import rayleigh_mimo_batch
+    from kaq_sionna.registry.detectors import build_detector
 
     nt, nr, k = ctx.num_tx, ctx.num_rx, ctx.num_bits_per_symbol
 
@@ -224,9 +224,9 @@ def _build_row(row, ctx, export_dir, threads, xnnpack=True):
 
     model = None
     if row.source not in ("lmmse", "kbest", "ml", "mmse-sic"):
-        from kaq_sionna import pretrained
+        from kaq_sionna.registry import load_pretrained
 
-        model = pretrained.load(row.source, **({} if row.source.startswith("eqnet")
+        model = load_pretrained(row.source, **({} if row.source.startswith("eqnet")
                                                else {"precision": "single"}))
 
     def llr_of(y, h, s):  # input of the quantization path: EQ-Net's own estimate
@@ -309,8 +309,8 @@ def _worker(config, threads, export_dir, stream):
     """Measures every row at every batch size with ``threads`` threads (one process)."""
     import tensorflow as tf
 
-    from kaq_sionna.detection.registry import LinkContext
-    from kaq_sionna.params import SpecError
+    from kaq_sionna.core.params import SpecError
+    from kaq_sionna.registry.detectors import LinkContext
 
     nt, nr, k = _parse_system(config["system"])
     ctx = LinkContext(nt, nr, k, "single")
@@ -445,7 +445,7 @@ def bench_detectors(system="4x4-16qam", batch_sizes=DEFAULT_BATCH_SIZES, threads
             if stream is not None:
                 print(f"worker: {t} thread(s)", file=stream, flush=True)
             proc = subprocess.Popen(
-                [sys.executable, "-m", "kaq_sionna.bench_detectors", str(cfg_path), str(t),
+                [sys.executable, "-m", "kaq_sionna.app.bench_detectors", str(cfg_path), str(t),
                  tmp, str(out_path)], stdout=subprocess.PIPE, text=True)
             for line in proc.stdout:
                 if stream is not None:
@@ -560,7 +560,7 @@ def write_json(path, result):
 
 
 def _main(argv):
-    if argv and argv[0] == "--table":  # python -m kaq_sionna.bench_detectors --table JSON
+    if argv and argv[0] == "--table":  # python -m kaq_sionna.app.bench_detectors --table JSON
         result = json.loads(Path(argv[1]).read_text())
         for t in result["config"]["thread_values"]:
             print(format_wide_table(result, t) + "\n")

@@ -4,7 +4,7 @@ Schema (``schema_version`` 1)::
 
     {
       "schema_version": 1,
-      "scenario": {...validated scenario, see kaq_sionna.scenario...},
+      "scenario": {...validated scenario, see kaq_sionna.app.scenario...},
       "scenario_file": "scenarios/quickstart.toml",
       "fingerprint": "16 hex digits of the scenario's hash",
       "quick": false,
@@ -43,66 +43,16 @@ import io
 import json
 import os
 import platform
-import subprocess
-import tempfile
 from pathlib import Path
+
+from kaq_sionna.core.atomic_io import atomic_write_bytes, atomic_write_text  # noqa: F401  (re-exported)
+from kaq_sionna.core.provenance import git_commit, versions  # noqa: F401  (re-exported)
 
 SCHEMA_VERSION = 1
 CURVE_FIELDS = ("snr_db", "ber", "bler", "bit_errors", "num_bits", "block_errors",
                 "num_blocks", "seconds", "status")
 HARQ_FIELDS = ("bler_per_round", "block_errors_per_round", "mean_transmissions", "goodput",
                "stored_bits_mean", "stored_bits_max", "storage_params")
-
-
-def atomic_write_bytes(path, data):
-    """Writes ``data`` to ``path`` through a temporary file in the same folder and a rename,
-    so that a reader (or an interrupted run) never sees a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        # mkstemp creates 0600 files; give the result the usual umask-based mode
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path, text):
-    """Text version of :func:`atomic_write_bytes` (UTF-8)."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def git_commit():
-    """The commit of the checked-out code (with ``-dirty`` if modified), or `None`."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                             text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=root, capture_output=True, text=True, timeout=10).stdout
-        return sha + ("-dirty" if dirty.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def versions():
-    import numpy
-    import sionna
-    import tensorflow
-
-    import kaq_sionna
-    return {"kaq_sionna": kaq_sionna.__version__, "sionna": sionna.__version__,
-            "tensorflow": tensorflow.__version__, "numpy": numpy.__version__,
-            "python": platform.python_version()}
 
 
 def new_results(scenario, quick, command):

@@ -19,11 +19,11 @@ import tensorflow as tf
 from sionna.phy import config
 from sionna.phy.utils import sim_ber
 
-from kaq_sionna._quiet_tf import stderr_silenced
-from kaq_sionna.detection.registry import build_detector
-from kaq_sionna.params import diff_keys
-from kaq_sionna.results import load_results, new_results, validate_results, write_all
-from kaq_sionna.scenario import RunEntry
+from kaq_sionna.app.results import load_results, new_results, validate_results, write_all
+from kaq_sionna.app.scenario import RunEntry
+from kaq_sionna.core.params import diff_keys
+from kaq_sionna.core.quiet_tf import stderr_silenced
+from kaq_sionna.registry.detectors import build_detector
 
 
 class ResumeConflict(Exception):
@@ -44,8 +44,8 @@ def compile_link(link, mode):
 
 def build_scenario_link(scenario, entry):
     """Builds the link of ``scenario`` around the detector of one ``[[detector]]`` entry
-    (a :class:`~kaq_sionna.scenario.DetectorEntry`), or, for a
-    :class:`~kaq_sionna.scenario.RunEntry` of a ``[harq]`` scenario, the
+    (a :class:`~kaq_sionna.app.scenario.DetectorEntry`), or, for a
+    :class:`~kaq_sionna.app.scenario.RunEntry` of a ``[harq]`` scenario, the
     :class:`links.HARQLink` around it with the run's storage scheme."""
     from links.registry import build_harq_link, build_link  # application layer
 
@@ -210,7 +210,7 @@ def run_sweep(scenario, out_dir, quick=False, restart=False, command="", stream=
 
     Parameters
     ----------
-    scenario : kaq_sionna.scenario.Scenario
+    scenario : kaq_sionna.app.scenario.Scenario
     out_dir : str or Path
         Receives results.json, results.csv and plot.png after every point.
     quick : bool

@@ -3,7 +3,7 @@ r"""The HARQ soft-buffer memory study behind ``kaq-sionna harq-memory``.
 Two halves, joined in one table and one plot:
 
 * **measured**: the HARQ scenarios (``scenarios/harq_*.toml``, one curve per
-  storage scheme) are swept with :func:`kaq_sionna.sweep.run_sweep` (resuming
+  storage scheme) are swept with :func:`kaq_sionna.app.sweep.run_sweep` (resuming
   what is already in ``results/<scenario>/``); for every curve the SNR at
   which the BLER after the first retransmission (round ``target_round`` of
   the scenario) crosses ``target_bler`` is interpolated (linear in SNR, log
@@ -15,7 +15,7 @@ Two halves, joined in one table and one plot:
   and without limited buffer rate matching.
 
 This module is application layer (it runs sweeps, hence links) like
-:mod:`kaq_sionna.sweep`.
+:mod:`kaq_sionna.app.sweep`.
 """
 
 import json
@@ -23,8 +23,8 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+from kaq_sionna.app.results import atomic_write_bytes, atomic_write_text, figure_png
 from kaq_sionna.harq.memory import NRSoftBufferConfig, soft_buffer_memory
-from kaq_sionna.results import atomic_write_bytes, atomic_write_text, figure_png
 
 __all__ = ["DEFAULT_SCENARIOS", "snr_at_bler", "penalties", "storage_bits",
            "run_memory_study"]
@@ -98,16 +98,16 @@ def penalties(doc, target_bler=0.1):
 
 
 def _joint_streams(name):
-    from kaq_sionna.harq.eqnet_storage import eqnet_storage_names
+    from kaq_sionna.registry.compressors import eqnet_compressor_names
 
-    return name in eqnet_storage_names()
+    return name in eqnet_compressor_names()
 
 
 def storage_bits(name):
     """Bits per soft bit of a storage scheme name."""
-    from kaq_sionna.harq.eqnet_storage import resolve_storage
+    from kaq_sionna.registry.compressors import resolve_compressor
 
-    return float(resolve_storage(name).bits_per_soft_bit)
+    return float(resolve_compressor(name).bits_per_soft_bit)
 
 
 def run_memory_study(scenario_paths=DEFAULT_SCENARIOS, out_dir="results/harq-memory",
@@ -144,9 +144,9 @@ def run_memory_study(scenario_paths=DEFAULT_SCENARIOS, out_dir="results/harq-mem
     : dict
         The ``memory.json`` document.
     """
-    from kaq_sionna.results import load_results
-    from kaq_sionna.scenario import ScenarioError, load_scenario
-    from kaq_sionna.sweep import run_sweep
+    from kaq_sionna.app.results import load_results
+    from kaq_sionna.app.scenario import ScenarioError, load_scenario
+    from kaq_sionna.app.sweep import run_sweep
 
     config = config or NRSoftBufferConfig()
     scenario_paths = scenario_paths or DEFAULT_SCENARIOS

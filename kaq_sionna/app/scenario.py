@@ -4,8 +4,8 @@ The schema is documented in ``scenarios/README.md``. Every user error raises
 :class:`ScenarioError` with one message naming the file, the key, what was
 expected and what was found; unknown keys are errors.
 
-This module belongs to the application layer (with :mod:`kaq_sionna.sweep` and
-:mod:`kaq_sionna.cli`): it validates ``[link]`` against :data:`links.LINKS`.
+This module belongs to the application layer (with :mod:`kaq_sionna.app.sweep` and
+:mod:`kaq_sionna.app.cli`): it validates ``[link]`` against :data:`links.LINKS`.
 The library layers (detection, quantization, softbits, harq, training) never
 import :mod:`links`.
 """
@@ -15,8 +15,7 @@ import json
 from dataclasses import dataclass, field
 
 from kaq_sionna.channels import SNR_TYPES
-from kaq_sionna.detection.registry import LinkContext, validate_detector
-from kaq_sionna.params import (
+from kaq_sionna.core.params import (
     REQUIRED,
     Param,
     SpecError,
@@ -25,6 +24,7 @@ from kaq_sionna.params import (
     parse_located,
     read_toml_file,
 )
+from kaq_sionna.registry.detectors import LinkContext, validate_detector
 
 #: Parameters added to the schema after results were committed: at these values they are left
 #: out of the fingerprint, so that finished runs still match their scenario and resume (as

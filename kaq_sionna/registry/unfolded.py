@@ -5,19 +5,20 @@ Built detectors are *untrained* (the paper's initial parameters). For the
 build time (eq. (10), Algorithm 1 step 2) on a synthetic Rayleigh set drawn
 with a fixed seed for the link's dimensions, SNR uniform in 0-25 dB (the
 paper's range); fp32 and fp16 need no calibration (:func:`calibrate_for_link`).
-Pretrained models are registered under their own names by
-:mod:`kaq_sionna.pretrained`; their post-training variants (the paper's FP16 and
+Pretrained models are registry entries under their own names
+(:mod:`kaq_sionna.registry.pretrained`); their post-training variants (the paper's FP16 and
 PTQ baselines of a shipped fp32 model, :func:`build_post_training`) are
 calibrated on the same set.
 
-Registered by importing this module (``registry._ensure_loaded`` does).
+
 """
 
-from kaq_sionna.detection.registry import DetectorSpec, register_detector
+from kaq_sionna.core.params import Param
 from kaq_sionna.detection.unfolded import DEMAPPING_METHODS, PROXES, ADMMNet, PGDNet
-from kaq_sionna.params import Param
+from kaq_sionna.detection.unfolded_io import load_post_training
 from kaq_sionna.quantization.calibration import rayleigh_mimo_batch
 from kaq_sionna.quantization.modes import MODES, STEP_MODES, Quantizer
+from kaq_sionna.registry.detectors import DetectorSpec
 
 CALIBRATION_SAMPLES = 4096
 CALIBRATION_SNR_DB = (0.0, 25.0)
@@ -48,7 +49,7 @@ def calibrate_for_link(det, ctx, calibration_samples=CALIBRATION_SAMPLES,
     Input
     -----
     det : :class:`~kaq_sionna.detection.unfolded.UnfoldedDetector`
-    ctx : :class:`~kaq_sionna.detection.registry.LinkContext`
+    ctx : :class:`~kaq_sionna.registry.detectors.LinkContext`
     calibration_samples : int
     calibration_seed : int
 
@@ -94,7 +95,7 @@ def build_post_training(directory, config, ctx, quant, bits, demapping_method="a
     """A post-training variant of an fp32-trained model: the paper's FP16 or PTQ baseline.
 
     Loads the model's fp32 parameters with ``Quantizer(quant, bits)`` attached
-    (:func:`kaq_sionna.training.storage.load_post_training`, no retraining) and,
+    (:func:`kaq_sionna.detection.unfolded_io.load_post_training`, no retraining) and,
     for ``ptq``, calibrates the static steps with :func:`calibrate_for_link`
     (eq. (10), the same calibration set as :func:`build_unfolded`).
 
@@ -104,7 +105,7 @@ def build_post_training(directory, config, ctx, quant, bits, demapping_method="a
         Model directory of an fp32-trained PGD-Net or ADMM-Net.
     config : dict
         Its config.json.
-    ctx : :class:`~kaq_sionna.detection.registry.LinkContext`
+    ctx : :class:`~kaq_sionna.registry.detectors.LinkContext`
     quant : "fp16" | "ptq"
     bits : int
         Bit width of ``ptq`` (2..16).
@@ -117,21 +118,20 @@ def build_post_training(directory, config, ctx, quant, bits, demapping_method="a
     : :class:`~kaq_sionna.detection.unfolded.UnfoldedDetector`
         ``det(y, h, s) -> llr [..., num_tx, num_bits_per_symbol]``.
     """
-    from kaq_sionna.training.storage import load_post_training
-
     det = load_post_training(directory, quant, bits, demapping_method=demapping_method,
                              precision=ctx.precision, config=config, label=label)
     calibrate_for_link(det, ctx, calibration_samples, calibration_seed)
     return det
 
 
-for _name, _cls, _summary in (
-    ("pgdnet", PGDNet, "deep-unfolded PGD (KAQ paper eqs. 6-8), untrained, optional "
-                       "quantization; LLRs from a linearised Gaussian approximation"),
-    ("admmnet", ADMMNet, "deep-unfolded ADMM on KAQ paper eq. 5, untrained, optional "
-                         "quantization; LLRs from a linearised Gaussian approximation"),
-):
-    register_detector(DetectorSpec(
-        _name, _summary, COMMON_PARAMS,
-        (lambda cls: lambda ctx, **p: build_unfolded(cls, ctx, **p))(_cls),
-        source="kaq_sionna"))
+def _unfolded_spec(name, cls, summary):
+    return DetectorSpec(name, summary, COMMON_PARAMS,
+                        lambda ctx, **p: build_unfolded(cls, ctx, **p), source="kaq_sionna")
+
+
+SPECS = (
+    _unfolded_spec("pgdnet", PGDNet, "deep-unfolded PGD (KAQ paper eqs. 6-8), untrained, "
+                   "optional quantization; LLRs from a linearised Gaussian approximation"),
+    _unfolded_spec("admmnet", ADMMNet, "deep-unfolded ADMM on KAQ paper eq. 5, untrained, "
+                   "optional quantization; LLRs from a linearised Gaussian approximation"),
+)
