@@ -37,9 +37,12 @@ At the end, test-set metrics (distortion of every path against the all-zero
 soft bits, hard-decision BER of the estimated, quantized and source soft bits
 per SNR) and the model (``<out>/model/``: weights + codebooks + config.json,
 :func:`~kaq_sionna.softbits.eqnet.save_eqnet`).
+
+The gradient steps are in :mod:`~kaq_sionna.training.eqnet_steps`, the validation and test
+metrics in :mod:`~kaq_sionna.training.eqnet_metrics`, the checkpoint file in
+:mod:`~kaq_sionna.training.checkpoint`.
 """
 
-import io
 import json
 import sys
 import time
@@ -50,30 +53,31 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kaq_sionna.core.atomic_io import atomic_write_bytes, atomic_write_text
+from kaq_sionna.core.atomic_io import atomic_write_text
 from kaq_sionna.core.provenance import git_commit
 from kaq_sionna.detection.unfolded_io import channel_suffix
-from kaq_sionna.softbits.eqnet import (
-    EQNet,
-    canonical_name,
-    feature_loss,
-    save_eqnet,
-    softbit_distortion,
-)
+from kaq_sionna.softbits.eqnet import EQNet, canonical_name, save_eqnet
+from kaq_sionna.training.checkpoint import load_checkpoint, read_state, save_checkpoint
 from kaq_sionna.training.data import derive_seed
 from kaq_sionna.training.eqnet_data import (
     generate_softbit_data,
     load_dataset,
+    permute_streams,
     save_dataset,
     split_indices,
 )
+from kaq_sionna.training.eqnet_metrics import (
+    batched,
+    evaluate,
+    inference_paths,
+    validation_metrics,
+)
+from kaq_sionna.training.eqnet_steps import make_steps, stage_plan
 from kaq_sionna.training.trainer import check_resumable
 
-__all__ = ["CHECKPOINT", "DATA_FILE", "build_model", "evaluate", "model_name", "permute_streams",
-           "train_eqnet"]
+__all__ = ["CHECKPOINT", "DATA_FILE", "build_model", "model_name", "train_eqnet"]
 
 CHECKPOINT, DATA_FILE = "checkpoint.npz", "data.npz"
-EVAL_BATCH = 8192
 
 
 def build_model(spec):
@@ -102,190 +106,24 @@ def model_name(spec):
     return name + channel_suffix(s)
 
 
-# ----------------------------------------------------------------------------- steps
-
-def _stage_plan(training):
-    """``[(stage, epochs)]``: stages 1 and 2, or the single-stage baseline."""
-    if training["mode"] == "single-stage":
-        return [("single", training["stage1_epochs"] + training["stage2_epochs"])]
-    return [(1, training["stage1_epochs"]), (2, training["stage2_epochs"])]
-
-
-def _make_steps(model, opts, training, seed):
-    eps, sigma_u = training["epsilon"], training["noise_sigma"]
-    noise_seed = derive_seed(seed, "eqnet-latent-noise")
-    v1 = model.quantization_variables + model.decoder_variables
-    v2 = model.estimation_variables
-    vs = model.estimation_variables + model.decoder_variables
-
-    @tf.function(reduce_retracing=True)
-    def step1(sb):
-        # Stateless noise seeded by the step counter: a resumed run draws the same u.
-        u = tf.random.stateless_normal([tf.shape(sb)[0], model.latent_dim],
-                                       seed=tf.stack([tf.constant(noise_seed, tf.int64),
-                                                      tf.cast(opts[1].iterations, tf.int64)]),
-                                       stddev=sigma_u)
-        with tf.GradientTape() as tape:
-            rec = model.decode(model.encode(sb) + u)                        # eqs. (16)-(17)
-            loss = tf.reduce_mean(softbit_distortion(sb, rec, eps))         # eq. (18)
-        opts[1].apply_gradients(zip(tape.gradient(loss, v1), v1, strict=True))
-        return loss
-
-    @tf.function(reduce_retracing=True)
-    def step2(y, h, s, z):
-        with tf.GradientTape() as tape:
-            z_hat = model.estimate_features(y, h, s)
-            loss = tf.reduce_mean(feature_loss(z, z_hat, training["feature_loss"]))  # eq. (19)
-        opts[2].apply_gradients(zip(tape.gradient(loss, v2), v2, strict=True))
-        return loss
-
-    @tf.function(reduce_retracing=True)
-    def step_single(y, h, s, sb):
-        with tf.GradientTape() as tape:
-            rec = model.decode(model.estimate_features(y, h, s))             # eq. (20)
-            loss = tf.reduce_mean(softbit_distortion(sb, rec, eps))          # eq. (18)
-        opts["single"].apply_gradients(zip(tape.gradient(loss, vs), vs, strict=True))
-        return loss
-
-    return {1: step1, 2: step2, "single": step_single}
-
-
-def permute_streams(rng, h, softbits):
-    """One random stream order per sample: the columns of ``h`` and the rows of
-    ``softbits`` permuted together (``augment = "permutations"``).
-
-    Relabelling the streams permutes the ML soft-bit matrix the same way (and
-    leaves ``y`` unchanged), so each epoch sees new, exactly labelled samples.
-
-    Input
-    -----
-    rng : numpy.random.Generator
-    h : [n, num_rx, num_tx], complex
-    softbits : [n, num_tx, num_bits_per_symbol], float
-
-    Output
-    ------
-    h, softbits : the permuted copies
-    """
-    order = np.argsort(rng.random((h.shape[0], h.shape[-1])), axis=1)
-    return (np.take_along_axis(h, order[:, None, :], 2),
-            np.take_along_axis(softbits, order[:, :, None], 1))
-
-
-def _batched(fn, n, *arrays):
-    out = [fn(*(tf.constant(a[i:i + EVAL_BATCH]) for a in arrays)).numpy()
-           for i in range(0, n, EVAL_BATCH)]
-    return np.concatenate(out, 0)
-
-
-def _paths(model):
-    return {
-        "quant": tf.function(lambda sb: model.decode(model.encode(sb)), reduce_retracing=True),
-        "est": tf.function(lambda y, h, s: model.estimate_softbits(y, h, s),
-                           reduce_retracing=True),
-        "feat": tf.function(lambda sb: model.encode(sb), reduce_retracing=True),
-        "fe": tf.function(lambda y, h, s: model.estimate_features(y, h, s),
-                          reduce_retracing=True),
-        "qq": tf.function(lambda llr: model.decode(model.codebook.decode(model.compress(llr))),
-                          reduce_retracing=True),
-    }
-
-
-def _distortion(target, est, eps):
-    return softbit_distortion(tf.constant(target), tf.constant(est), eps).numpy()
-
-
-def _validate(model, paths, ds, z, eps, stage, feature_kind):
-    n = len(ds)
-    s = ds.s()
-    est = _batched(paths["est"], n, ds.y, ds.h, s)
-    out = {"val_distortion_est": float(np.mean(_distortion(ds.softbits, est, eps)))}
-    if stage != "single":
-        rec = _batched(paths["quant"], n, ds.softbits)
-        out["val_distortion_quant"] = float(np.mean(_distortion(ds.softbits, rec, eps)))
-    if stage == 2:
-        z_hat = _batched(paths["fe"], n, ds.y, ds.h, s)
-        out["val_feature_loss"] = float(np.mean(feature_loss(z, z_hat, feature_kind).numpy()))
-    return out
-
-
 # ----------------------------------------------------------------------------- checkpoints
 
-def _save_checkpoint(path, model, opts, state):
+def _checkpoint_arrays(model, opts):
+    """The arrays of a checkpoint: the model's weights (``w000``, ...) and the state of each
+    stage's optimizer (``o1_000``, ..., ``o2_000``, ... or ``osingle_000``, ...)."""
     arrays = {f"w{i:03d}": v.numpy() for i, (_, v) in enumerate(model.named_variables())}
     for key, opt in opts.items():
         arrays.update({f"o{key}_{i:03d}": v.numpy() for i, v in enumerate(opt.variables)})
-    arrays["state"] = np.array(json.dumps(state))
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
+    return arrays
 
 
-def _load_checkpoint(path, model, opts):
-    with np.load(path, allow_pickle=False) as data:
-        state = json.loads(str(data["state"]))
-        named = model.named_variables()
-        for i, (_, v) in enumerate(named):
-            v.assign(data[f"w{i:03d}"])
-        for key, opt in opts.items():
-            for i, v in enumerate(opt.variables):
-                v.assign(data[f"o{key}_{i:03d}"])
-    return state
-
-
-def _read_state(path):
-    with np.load(path, allow_pickle=False) as data:
-        return json.loads(str(data["state"]))
-
-
-# ----------------------------------------------------------------------------- metrics
-
-def evaluate(model, ds, epsilon=1e-3, single_stage=False):
-    """Test metrics of a trained EQ-Net on a :class:`~kaq_sionna.training.eqnet_data.SoftBitDataset`.
-
-    Output
-    ------
-    : dict
-        ``distortion`` (mean eq. (15) of the estimation path, the quantization
-        path without and with the codebooks, and of all-zero soft bits) and
-        ``ber_esno_db`` (per SNR: hard-decision BER of the estimated soft bits
-        ``ber``, of the source ``ber_source``, of the quantized source soft bits
-        ``ber_quantized``, and the distortions at that SNR).
-    """
-    paths = _paths(model)
-    n = len(ds)
-    est = _batched(paths["est"], n, ds.y, ds.h, ds.s())
-    d_est = _distortion(ds.softbits, est, epsilon)
-    d_zero = _distortion(ds.softbits, np.zeros_like(ds.softbits), epsilon)
-    d_rec = d_q = qsb = None
-    if not single_stage:
-        d_rec = _distortion(ds.softbits, _batched(paths["quant"], n, ds.softbits), epsilon)
-    if model.codebook is not None:
-        llr = 2.0 * np.arctanh(np.clip(ds.softbits, -1 + 1e-7, 1 - 1e-7))
-        qsb = _batched(paths["qq"], n, llr.astype(np.float32))
-        d_q = _distortion(ds.softbits, qsb, epsilon)
-
-    def mean(x, idx):
-        return None if x is None else float(np.mean(x[idx]))
-
-    def ber(sb, idx):
-        return None if sb is None else float(np.mean((sb[idx] > 0) != (ds.bits[idx] == 1)))
-
-    every = np.arange(n)
-    out = {"num_samples": n,
-           "distortion": {"estimation": mean(d_est, every),
-                          "quantization_unquantized": mean(d_rec, every),
-                          "quantization": mean(d_q, every),
-                          "zero_softbits": mean(d_zero, every)},
-           "ber_esno_db": {}}
-    for si, snr in enumerate(ds.snr_db):
-        idx = np.flatnonzero(ds.snr_index == si)
-        out["ber_esno_db"][f"{snr:g}"] = {
-            "ber": ber(est, idx), "ber_source": ber(ds.softbits, idx),
-            "ber_quantized": ber(qsb, idx), "distortion_estimation": mean(d_est, idx),
-            "distortion_quantization": mean(d_q, idx),
-            "num_bits": int(idx.size * ds.bits[0].size)}
-    return out
+def _restore(arrays, model, opts):
+    """Loads the arrays of :func:`_checkpoint_arrays` into ``model`` and ``opts``."""
+    for i, (_, v) in enumerate(model.named_variables()):
+        v.assign(arrays[f"w{i:03d}"])
+    for key, opt in opts.items():
+        for i, v in enumerate(opt.variables):
+            v.assign(arrays[f"o{key}_{i:03d}"])
 
 
 # ----------------------------------------------------------------------------- data
@@ -329,8 +167,9 @@ def _prepare_data(spec, quick, out, say):
 # ----------------------------------------------------------------------------- resume
 
 def _make_optimizers(model, training):
-    """One built Adam optimizer per stage of :func:`_stage_plan` (keys 1 and 2, or
-    ``"single"``), over the variables that stage trains."""
+    """One built Adam optimizer per stage (keys 1 and 2, or ``"single"``, as in
+    :func:`~kaq_sionna.training.eqnet_steps.stage_plan`), over the variables that stage
+    trains."""
     var_sets = {1: model.quantization_variables + model.decoder_variables,
                 2: model.estimation_variables,
                 "single": model.estimation_variables + model.decoder_variables}
@@ -350,9 +189,10 @@ def _start_or_resume(ckpt_path, restart, spec, quick, model, opts, data_seconds,
              "seed": spec.seed, "stage_index": 0, "stage_epoch": 0, "epoch": 0, "history": [],
              "train_seconds": 0.0, "data_seconds": round(data_seconds, 1)}
     if ckpt_path.is_file() and not restart:
-        old = _read_state(ckpt_path)
+        old = read_state(ckpt_path)
         check_resumable(ckpt_path, old, spec, quick)
-        state = _load_checkpoint(ckpt_path, model, opts)
+        state, arrays = load_checkpoint(ckpt_path)
+        _restore(arrays, model, opts)
         state["data_seconds"] = max(state.get("data_seconds", 0.0), round(data_seconds, 1))
         say(f"resuming after epoch {state['epoch']} from {ckpt_path}")
     return state
@@ -381,8 +221,8 @@ class _Run:
     _features: dict = field(init=False, default_factory=dict)
 
     def __post_init__(self):
-        self.steps = _make_steps(self.model, self.opts, self.training, self.spec.seed)
-        self.paths = _paths(self.model)
+        self.steps = make_steps(self.model, self.opts, self.training, self.spec.seed)
+        self.paths = inference_paths(self.model)
         n_train = len(self.train)
         self.batch_sizes = {1: min(self.training["stage1_batch_size"], n_train),
                             2: min(self.training["stage2_batch_size"], n_train)}
@@ -395,9 +235,9 @@ class _Run:
         targets), computed once; with augmentation the training targets are computed per
         permuted batch instead (``None``)."""
         if not self._features:
-            self._features["train"] = None if self.augment else _batched(
+            self._features["train"] = None if self.augment else batched(
                 self.paths["feat"], len(self.train), self.train.softbits)
-            self._features["val"] = _batched(self.paths["feat"], len(self.val),
+            self._features["val"] = batched(self.paths["feat"], len(self.val),
                                              self.val.softbits)
         return self._features["train"], self._features["val"]
 
@@ -448,8 +288,8 @@ def _train_epoch(run, state, stage):
         aug_rng = np.random.default_rng(derive_seed(seed, "eqnet-augment", stage,
                                                     state["stage_epoch"]))
         losses = _estimator_losses(run, stage, perm, bs, aug_rng, z_train)
-    val = _validate(run.model, run.paths, run.val, z_val, run.training["epsilon"], stage,
-                    run.training["feature_loss"])
+    val = validation_metrics(run.paths, run.val, z_val, run.training["epsilon"], stage,
+                             run.training["feature_loss"])
     seconds = time.time() - t0
     state["stage_epoch"] += 1
     state["epoch"] += 1
@@ -457,7 +297,7 @@ def _train_epoch(run, state, stage):
              "loss": float(np.mean(losses)), **val, "seconds": round(seconds, 2)}
     state["history"].append(entry)
     state["train_seconds"] = state["train_seconds"] + seconds
-    _save_checkpoint(run.out / CHECKPOINT, run.model, run.opts, state)
+    save_checkpoint(run.out / CHECKPOINT, _checkpoint_arrays(run.model, run.opts), state)
     return entry, val, seconds
 
 
@@ -478,9 +318,10 @@ def _report_epoch(run, state, stage, epochs, total_epochs, entry, val, seconds):
 
 
 def _train_stages(run, state, stop_after):
-    """Runs the epochs of :func:`_stage_plan` not yet in ``state``; ``False`` when stopped
-    after ``stop_after`` epochs of this call (the checkpoint is kept)."""
-    plan = _stage_plan(run.training)
+    """Runs the epochs of :func:`~kaq_sionna.training.eqnet_steps.stage_plan` not yet in
+    ``state``; ``False`` when stopped after ``stop_after`` epochs of this call (the
+    checkpoint is kept)."""
+    plan = stage_plan(run.training)
     total_epochs = sum(e for _, e in plan)
     done_now = 0
     while state["stage_index"] < len(plan):
