@@ -6,7 +6,8 @@ import json
 import numpy as np
 import tensorflow as tf
 
-from kaq_sionna.app.bench_detectors import default_rows, tf_graph_memory
+from kaq_sionna.app.bench.detector_rows import default_rows
+from kaq_sionna.app.bench.measure import tf_graph_memory
 from kaq_sionna.app.cli import main
 from kaq_sionna.deploy.runtime import liveness_peak
 

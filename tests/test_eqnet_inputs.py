@@ -11,7 +11,8 @@ import tensorflow as tf
 from kaq_sionna.registry.detectors import LinkContext, build_detector
 from kaq_sionna.softbits.eqnet import EQNet, EQNetMismatch, load_eqnet, save_eqnet
 from kaq_sionna.softbits.scalar import llr_to_softbit
-from kaq_sionna.training.eqnet_trainer import permute_streams, train_eqnet
+from kaq_sionna.training.eqnet_data import permute_streams
+from kaq_sionna.training.eqnet_trainer import train_eqnet
 
 from test_eqnet import NULL, random_inputs, tiny
 

@@ -169,12 +169,8 @@ def _cmd_list(args):
 
 
 def _cmd_bench_detectors(args):
-    from kaq_sionna.app.bench_detectors import (
-        bench_detectors,
-        format_table,
-        format_wide_table,
-        write_json,
-    )
+    from kaq_sionna.app.bench.detectors import bench_detectors
+    from kaq_sionna.app.bench.tables import format_table, format_wide_table, write_json
 
     try:
         batches = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
@@ -216,7 +212,8 @@ def _cmd_bench_detectors(args):
 
 
 def _cmd_bench(args):
-    from kaq_sionna.app.bench_link import bench_link, format_link_table, write_json
+    from kaq_sionna.app.bench.link import bench_link
+    from kaq_sionna.app.bench.tables import format_link_table, write_json
 
     if args.what == "detectors":
         return _cmd_bench_detectors(args)
@@ -377,7 +374,7 @@ def build_parser():
                        help="detectors: <ntx>x<nrx>-<M>qam of the shipped models to use")
     bench.add_argument("--models", default=None,
                        help="detectors: comma-separated row names (default: all; "
-                       "see kaq_sionna/bench_detectors.py)")
+                       "see kaq_sionna/app/bench/detector_rows.py)")
     bench.add_argument("--max-cell-seconds", type=float, default=60.0,
                        help="detectors: skip a (model, batch) whose timing would take longer")
     bench.add_argument("--min-time", type=float, default=0.02,

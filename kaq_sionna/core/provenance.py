@@ -1,5 +1,6 @@
 """Where a result or a model came from: the git commit of the code and package versions."""
 
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -28,3 +29,23 @@ def versions():
     return {"kaq_sionna": kaq_sionna.__version__, "sionna": sionna.__version__,
             "tensorflow": tensorflow.__version__, "numpy": numpy.__version__,
             "python": platform.python_version()}
+
+
+def package_versions(distributions):
+    """Python's version and the installed versions of the named distributions (``None`` for
+    one that is not installed), e.g. ``("tensorflow", "sionna-no-rt")``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in distributions:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def machine():
+    """The machine a benchmark ran on: platform, CPU count and processor."""
+    return {"platform": platform.platform(), "cpu_count": os.cpu_count(),
+            "processor": platform.processor() or platform.machine()}

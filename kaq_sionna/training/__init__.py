@@ -4,6 +4,13 @@
 * :mod:`~kaq_sionna.training.data`: seeded Rayleigh MIMO data sets (the project's channel model).
 * :mod:`~kaq_sionna.training.trainer`: the trainer (eq. (16), Adam, learning-rate halving,
   per-epoch atomic checkpoints and resume).
+* :mod:`~kaq_sionna.training.checkpoint`: the checkpoint file of both trainers (arrays and a
+  JSON state, written atomically).
+* EQ-Net (``[model] type = "eqnet"``): :mod:`~kaq_sionna.training.eqnet_spec` (schema),
+  :mod:`~kaq_sionna.training.eqnet_data` (simulated soft bits),
+  :mod:`~kaq_sionna.training.eqnet_steps` (the gradient steps of the stages),
+  :mod:`~kaq_sionna.training.eqnet_metrics` (validation and test metrics) and
+  :mod:`~kaq_sionna.training.eqnet_trainer` (the two-stage trainer).
 * :mod:`~kaq_sionna.detection.unfolded_io`: saving a trained detector as a pretrained model and
   loading it back (registered as the loader of the ``pgdnet`` / ``admmnet`` model types).
 """

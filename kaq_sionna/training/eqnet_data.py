@@ -41,7 +41,7 @@ from kaq_sionna.softbits.scalar import llr_to_softbit
 from kaq_sionna.training.data import derive_seed
 
 __all__ = ["FIELDS", "SoftBitDataset", "detector_chunk_size", "generate_softbit_data",
-           "load_dataset", "num_samples", "save_dataset", "split_indices"]
+           "load_dataset", "num_samples", "permute_streams", "save_dataset", "split_indices"]
 
 FIELDS = ("y", "h", "no", "softbits", "bits", "snr_index")
 # Channel uses generated per chunk (before detection).
@@ -96,6 +96,28 @@ def split_indices(num_samples, seed, fractions=(0.8, 0.1, 0.1)):
     n_train = int(round(fractions[0] * num_samples))
     n_val = int(round(fractions[1] * num_samples))
     return perm[:n_train], perm[n_train:n_train + n_val], perm[n_train + n_val:]
+
+
+def permute_streams(rng, h, softbits):
+    """One random stream order per sample: the columns of ``h`` and the rows of
+    ``softbits`` permuted together (``augment = "permutations"``).
+
+    Relabelling the streams permutes the ML soft-bit matrix the same way (and
+    leaves ``y`` unchanged), so each epoch sees new, exactly labelled samples.
+
+    Input
+    -----
+    rng : numpy.random.Generator
+    h : [n, num_rx, num_tx], complex
+    softbits : [n, num_tx, num_bits_per_symbol], float
+
+    Output
+    ------
+    h, softbits : the permuted copies
+    """
+    order = np.argsort(rng.random((h.shape[0], h.shape[-1])), axis=1)
+    return (np.take_along_axis(h, order[:, None, :], 2),
+            np.take_along_axis(softbits, order[:, :, None], 1))
 
 
 class _Detect:

@@ -37,42 +37,47 @@ At the end, test-set metrics (distortion of every path against the all-zero
 soft bits, hard-decision BER of the estimated, quantized and source soft bits
 per SNR) and the model (``<out>/model/``: weights + codebooks + config.json,
 :func:`~kaq_sionna.softbits.eqnet.save_eqnet`).
+
+The gradient steps are in :mod:`~kaq_sionna.training.eqnet_steps`, the validation and test
+metrics in :mod:`~kaq_sionna.training.eqnet_metrics`, the checkpoint file in
+:mod:`~kaq_sionna.training.checkpoint`.
 """
 
-import io
 import json
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from kaq_sionna.core.atomic_io import atomic_write_bytes, atomic_write_text
+from kaq_sionna.core.atomic_io import atomic_write_text
 from kaq_sionna.core.provenance import git_commit
 from kaq_sionna.detection.unfolded_io import channel_suffix
-from kaq_sionna.softbits.eqnet import (
-    EQNet,
-    canonical_name,
-    feature_loss,
-    save_eqnet,
-    softbit_distortion,
-)
+from kaq_sionna.softbits.eqnet import EQNet, canonical_name, save_eqnet
+from kaq_sionna.training.checkpoint import load_checkpoint, read_state, save_checkpoint
 from kaq_sionna.training.data import derive_seed
 from kaq_sionna.training.eqnet_data import (
     generate_softbit_data,
     load_dataset,
+    permute_streams,
     save_dataset,
     split_indices,
 )
+from kaq_sionna.training.eqnet_metrics import (
+    batched,
+    evaluate,
+    inference_paths,
+    validation_metrics,
+)
+from kaq_sionna.training.eqnet_steps import make_steps, stage_plan
 from kaq_sionna.training.trainer import check_resumable
 
-__all__ = ["CHECKPOINT", "DATA_FILE", "build_model", "evaluate", "model_name", "permute_streams",
-           "train_eqnet"]
+__all__ = ["CHECKPOINT", "DATA_FILE", "build_model", "model_name", "train_eqnet"]
 
 CHECKPOINT, DATA_FILE = "checkpoint.npz", "data.npz"
-EVAL_BATCH = 8192
 
 
 def build_model(spec):
@@ -101,190 +106,324 @@ def model_name(spec):
     return name + channel_suffix(s)
 
 
-# ----------------------------------------------------------------------------- steps
-
-def _stage_plan(training):
-    """``[(stage, epochs)]``: stages 1 and 2, or the single-stage baseline."""
-    if training["mode"] == "single-stage":
-        return [("single", training["stage1_epochs"] + training["stage2_epochs"])]
-    return [(1, training["stage1_epochs"]), (2, training["stage2_epochs"])]
-
-
-def _make_steps(model, opts, training, seed):
-    eps, sigma_u = training["epsilon"], training["noise_sigma"]
-    noise_seed = derive_seed(seed, "eqnet-latent-noise")
-    v1 = model.quantization_variables + model.decoder_variables
-    v2 = model.estimation_variables
-    vs = model.estimation_variables + model.decoder_variables
-
-    @tf.function(reduce_retracing=True)
-    def step1(sb):
-        # Stateless noise seeded by the step counter: a resumed run draws the same u.
-        u = tf.random.stateless_normal([tf.shape(sb)[0], model.latent_dim],
-                                       seed=tf.stack([tf.constant(noise_seed, tf.int64),
-                                                      tf.cast(opts[1].iterations, tf.int64)]),
-                                       stddev=sigma_u)
-        with tf.GradientTape() as tape:
-            rec = model.decode(model.encode(sb) + u)                        # eqs. (16)-(17)
-            loss = tf.reduce_mean(softbit_distortion(sb, rec, eps))         # eq. (18)
-        opts[1].apply_gradients(zip(tape.gradient(loss, v1), v1, strict=True))
-        return loss
-
-    @tf.function(reduce_retracing=True)
-    def step2(y, h, s, z):
-        with tf.GradientTape() as tape:
-            z_hat = model.estimate_features(y, h, s)
-            loss = tf.reduce_mean(feature_loss(z, z_hat, training["feature_loss"]))  # eq. (19)
-        opts[2].apply_gradients(zip(tape.gradient(loss, v2), v2, strict=True))
-        return loss
-
-    @tf.function(reduce_retracing=True)
-    def step_single(y, h, s, sb):
-        with tf.GradientTape() as tape:
-            rec = model.decode(model.estimate_features(y, h, s))             # eq. (20)
-            loss = tf.reduce_mean(softbit_distortion(sb, rec, eps))          # eq. (18)
-        opts["single"].apply_gradients(zip(tape.gradient(loss, vs), vs, strict=True))
-        return loss
-
-    return {1: step1, 2: step2, "single": step_single}
-
-
-def permute_streams(rng, h, softbits):
-    """One random stream order per sample: the columns of ``h`` and the rows of
-    ``softbits`` permuted together (``augment = "permutations"``).
-
-    Relabelling the streams permutes the ML soft-bit matrix the same way (and
-    leaves ``y`` unchanged), so each epoch sees new, exactly labelled samples.
-
-    Input
-    -----
-    rng : numpy.random.Generator
-    h : [n, num_rx, num_tx], complex
-    softbits : [n, num_tx, num_bits_per_symbol], float
-
-    Output
-    ------
-    h, softbits : the permuted copies
-    """
-    order = np.argsort(rng.random((h.shape[0], h.shape[-1])), axis=1)
-    return (np.take_along_axis(h, order[:, None, :], 2),
-            np.take_along_axis(softbits, order[:, :, None], 1))
-
-
-def _batched(fn, n, *arrays):
-    out = [fn(*(tf.constant(a[i:i + EVAL_BATCH]) for a in arrays)).numpy()
-           for i in range(0, n, EVAL_BATCH)]
-    return np.concatenate(out, 0)
-
-
-def _paths(model):
-    return {
-        "quant": tf.function(lambda sb: model.decode(model.encode(sb)), reduce_retracing=True),
-        "est": tf.function(lambda y, h, s: model.estimate_softbits(y, h, s),
-                           reduce_retracing=True),
-        "feat": tf.function(lambda sb: model.encode(sb), reduce_retracing=True),
-        "fe": tf.function(lambda y, h, s: model.estimate_features(y, h, s),
-                          reduce_retracing=True),
-        "qq": tf.function(lambda llr: model.decode(model.codebook.decode(model.compress(llr))),
-                          reduce_retracing=True),
-    }
-
-
-def _distortion(target, est, eps):
-    return softbit_distortion(tf.constant(target), tf.constant(est), eps).numpy()
-
-
-def _validate(model, paths, ds, z, eps, stage, feature_kind):
-    n = len(ds)
-    s = ds.s()
-    est = _batched(paths["est"], n, ds.y, ds.h, s)
-    out = {"val_distortion_est": float(np.mean(_distortion(ds.softbits, est, eps)))}
-    if stage != "single":
-        rec = _batched(paths["quant"], n, ds.softbits)
-        out["val_distortion_quant"] = float(np.mean(_distortion(ds.softbits, rec, eps)))
-    if stage == 2:
-        z_hat = _batched(paths["fe"], n, ds.y, ds.h, s)
-        out["val_feature_loss"] = float(np.mean(feature_loss(z, z_hat, feature_kind).numpy()))
-    return out
-
-
 # ----------------------------------------------------------------------------- checkpoints
 
-def _save_checkpoint(path, model, opts, state):
+def _checkpoint_arrays(model, opts):
+    """The arrays of a checkpoint: the model's weights (``w000``, ...) and the state of each
+    stage's optimizer (``o1_000``, ..., ``o2_000``, ... or ``osingle_000``, ...)."""
     arrays = {f"w{i:03d}": v.numpy() for i, (_, v) in enumerate(model.named_variables())}
     for key, opt in opts.items():
         arrays.update({f"o{key}_{i:03d}": v.numpy() for i, v in enumerate(opt.variables)})
-    arrays["state"] = np.array(json.dumps(state))
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
+    return arrays
 
 
-def _load_checkpoint(path, model, opts):
-    with np.load(path, allow_pickle=False) as data:
-        state = json.loads(str(data["state"]))
-        named = model.named_variables()
-        for i, (_, v) in enumerate(named):
-            v.assign(data[f"w{i:03d}"])
-        for key, opt in opts.items():
-            for i, v in enumerate(opt.variables):
-                v.assign(data[f"o{key}_{i:03d}"])
-    return state
+def _restore(arrays, model, opts):
+    """Loads the arrays of :func:`_checkpoint_arrays` into ``model`` and ``opts``."""
+    for i, (_, v) in enumerate(model.named_variables()):
+        v.assign(arrays[f"w{i:03d}"])
+    for key, opt in opts.items():
+        for i, v in enumerate(opt.variables):
+            v.assign(arrays[f"o{key}_{i:03d}"])
 
 
-def _read_state(path):
-    with np.load(path, allow_pickle=False) as data:
-        return json.loads(str(data["state"]))
+# ----------------------------------------------------------------------------- data
 
-
-# ----------------------------------------------------------------------------- metrics
-
-def evaluate(model, ds, epsilon=1e-3, single_stage=False):
-    """Test metrics of a trained EQ-Net on a :class:`~kaq_sionna.training.eqnet_data.SoftBitDataset`.
+def _prepare_data(spec, quick, out, say):
+    """The data set of the scenario, split 80/10/10: from ``out/data.npz``, else copied from
+    ``reuse_from``, else simulated (and cached in ``out/data.npz``).
 
     Output
     ------
-    : dict
-        ``distortion`` (mean eq. (15) of the estimation path, the quantization
-        path without and with the codebooks, and of all-zero soft bits) and
-        ``ber_esno_db`` (per SNR: hard-decision BER of the estimated soft bits
-        ``ber``, of the source ``ber_source``, of the quantized source soft bits
-        ``ber_quantized``, and the distortions at that SNR).
+    (train, val, test), data_seconds : the three splits and the seconds spent simulating
+    (0 when the data was cached).
     """
-    paths = _paths(model)
-    n = len(ds)
-    est = _batched(paths["est"], n, ds.y, ds.h, ds.s())
-    d_est = _distortion(ds.softbits, est, epsilon)
-    d_zero = _distortion(ds.softbits, np.zeros_like(ds.softbits), epsilon)
-    d_rec = d_q = qsb = None
-    if not single_stage:
-        d_rec = _distortion(ds.softbits, _batched(paths["quant"], n, ds.softbits), epsilon)
-    if model.codebook is not None:
-        llr = 2.0 * np.arctanh(np.clip(ds.softbits, -1 + 1e-7, 1 - 1e-7))
-        qsb = _batched(paths["qq"], n, llr.astype(np.float32))
-        d_q = _distortion(ds.softbits, qsb, epsilon)
+    data_cfg, _ = spec.effective(quick)
+    data_fp = spec.data_fingerprint(quick)
+    ds = load_dataset(out / DATA_FILE, data_fp)
+    data_seconds = 0.0
+    if ds is None and data_cfg["reuse_from"]:
+        ds = load_dataset(Path(data_cfg["reuse_from"]) / DATA_FILE, data_fp)
+        if ds is None:
+            say(f"data: no matching {DATA_FILE} in {data_cfg['reuse_from']} (reuse_from); "
+                "simulating")
+        else:
+            say(f"data: reusing {Path(data_cfg['reuse_from']) / DATA_FILE}")
+            save_dataset(out / DATA_FILE, ds, data_fp)
+    if ds is None:
+        say(f"generating data: source {data_cfg['source']}, {len(data_cfg['snr_db'])} SNRs x "
+            f"{data_cfg['packets_per_snr']} packets of {data_cfg['n']} bits per stream")
+        t0 = time.time()
+        ds = generate_softbit_data(spec.system, data_cfg, spec.seed, spec.source, say)
+        data_seconds = time.time() - t0
+        save_dataset(out / DATA_FILE, ds, data_fp)
+        say(f"data: {len(ds)} channel uses in {data_seconds:.1f} s "
+            f"({1000 * data_seconds / len(ds):.2f} s per 1000)")
+    else:
+        say(f"data: {len(ds)} channel uses from {out / DATA_FILE}")
+    i_train, i_val, i_test = split_indices(len(ds), spec.seed)
+    return (ds.subset(i_train), ds.subset(i_val), ds.subset(i_test)), data_seconds
 
-    def mean(x, idx):
-        return None if x is None else float(np.mean(x[idx]))
 
-    def ber(sb, idx):
-        return None if sb is None else float(np.mean((sb[idx] > 0) != (ds.bits[idx] == 1)))
+# ----------------------------------------------------------------------------- resume
 
-    every = np.arange(n)
-    out = {"num_samples": n,
-           "distortion": {"estimation": mean(d_est, every),
-                          "quantization_unquantized": mean(d_rec, every),
-                          "quantization": mean(d_q, every),
-                          "zero_softbits": mean(d_zero, every)},
-           "ber_esno_db": {}}
-    for si, snr in enumerate(ds.snr_db):
-        idx = np.flatnonzero(ds.snr_index == si)
-        out["ber_esno_db"][f"{snr:g}"] = {
-            "ber": ber(est, idx), "ber_source": ber(ds.softbits, idx),
-            "ber_quantized": ber(qsb, idx), "distortion_estimation": mean(d_est, idx),
-            "distortion_quantization": mean(d_q, idx),
-            "num_bits": int(idx.size * ds.bits[0].size)}
-    return out
+def _make_optimizers(model, training):
+    """One built Adam optimizer per stage (keys 1 and 2, or ``"single"``, as in
+    :func:`~kaq_sionna.training.eqnet_steps.stage_plan`), over the variables that stage
+    trains."""
+    var_sets = {1: model.quantization_variables + model.decoder_variables,
+                2: model.estimation_variables,
+                "single": model.estimation_variables + model.decoder_variables}
+    opts = {}
+    for key in (("single",) if training["mode"] == "single-stage" else (1, 2)):
+        opts[key] = keras.optimizers.Adam(training["lr"])
+        opts[key].build(var_sets[key])
+    return opts
+
+
+def _start_or_resume(ckpt_path, restart, spec, quick, model, opts, data_seconds, say):
+    """The training state: a new one, or (unless ``restart``) the one of the checkpoint at
+    ``ckpt_path``, whose weights and optimizer states are then loaded into ``model`` and
+    ``opts``; a checkpoint of another scenario raises
+    :class:`~kaq_sionna.training.trainer.TrainConflict`."""
+    state = {"fingerprint": spec.fingerprint(quick), "spec": spec.as_dict(), "quick": bool(quick),
+             "seed": spec.seed, "stage_index": 0, "stage_epoch": 0, "epoch": 0, "history": [],
+             "train_seconds": 0.0, "data_seconds": round(data_seconds, 1)}
+    if ckpt_path.is_file() and not restart:
+        old = read_state(ckpt_path)
+        check_resumable(ckpt_path, old, spec, quick)
+        state, arrays = load_checkpoint(ckpt_path)
+        _restore(arrays, model, opts)
+        state["data_seconds"] = max(state.get("data_seconds", 0.0), round(data_seconds, 1))
+        say(f"resuming after epoch {state['epoch']} from {ckpt_path}")
+    return state
+
+
+# ----------------------------------------------------------------------------- stages
+
+@dataclass
+class _Run:
+    """What the epochs of one :func:`train_eqnet` call share: the model and its training
+    steps, the training and validation sets, and where progress goes."""
+
+    spec: object
+    training: dict
+    model: EQNet
+    opts: dict
+    train: object  # SoftBitDataset
+    val: object
+    out: Path
+    say: object
+    steps: dict = field(init=False)
+    paths: dict = field(init=False)
+    batch_sizes: dict = field(init=False)
+    s_train: np.ndarray = field(init=False)
+    augment: bool = field(init=False)
+    _features: dict = field(init=False, default_factory=dict)
+
+    def __post_init__(self):
+        self.steps = make_steps(self.model, self.opts, self.training, self.spec.seed)
+        self.paths = inference_paths(self.model)
+        n_train = len(self.train)
+        self.batch_sizes = {1: min(self.training["stage1_batch_size"], n_train),
+                            2: min(self.training["stage2_batch_size"], n_train)}
+        self.batch_sizes["single"] = self.batch_sizes[2]
+        self.s_train = self.train.s()
+        self.augment = self.training["augment"] == "permutations"
+
+    def stage2_features(self):
+        """Frozen :math:`f_Q` features of the training and validation sets (the stage-2
+        targets), computed once; with augmentation the training targets are computed per
+        permuted batch instead (``None``)."""
+        if not self._features:
+            self._features["train"] = None if self.augment else batched(
+                self.paths["feat"], len(self.train), self.train.softbits)
+            self._features["val"] = batched(self.paths["feat"], len(self.val),
+                                             self.val.softbits)
+        return self._features["train"], self._features["val"]
+
+
+def _quantizer_losses(run, perm, batch_size):
+    """Stage 1: one epoch of :math:`f_Q` and :math:`g_Q` on eq. (18), batches of the
+    training soft bits in the order ``perm``; the loss of every batch."""
+    losses = []
+    for b in range(len(run.train) // batch_size):  # the last incomplete batch is dropped
+        idx = np.sort(perm[b * batch_size:(b + 1) * batch_size])
+        losses.append(float(run.steps[1](tf.constant(run.train.softbits[idx]))))
+    return losses
+
+
+def _estimator_losses(run, stage, perm, batch_size, aug_rng, z_train):
+    """Stage 2 (:math:`f_E` on the feature loss eq. (19), targets ``z_train`` or, with
+    augmentation, the features of the permuted batch) or the single-stage baseline
+    (:math:`f_E` and :math:`g_Q` on eq. (18)): one epoch; the loss of every batch."""
+    losses = []
+    for b in range(len(run.train) // batch_size):  # the last incomplete batch is dropped
+        idx = np.sort(perm[b * batch_size:(b + 1) * batch_size])
+        h_b, sb_b = run.train.h[idx], run.train.softbits[idx]
+        if run.augment:
+            h_b, sb_b = permute_streams(aug_rng, h_b, sb_b)
+        if stage == 2:
+            target = run.paths["feat"](tf.constant(sb_b)) if run.augment else z_train[idx]
+        else:
+            target = sb_b
+        loss = run.steps[stage](tf.constant(run.train.y[idx]), tf.constant(h_b),
+                                tf.constant(run.s_train[idx]), tf.constant(target))
+        losses.append(float(loss))
+    return losses
+
+
+def _train_epoch(run, state, stage):
+    """One epoch of ``stage`` (shuffled with a seed of the scenario seed, the stage and the
+    epoch), then validation; updates ``state`` (epoch counters, history, seconds), saves the
+    checkpoint and returns ``(entry, val, seconds)``."""
+    seed = run.spec.seed
+    t0 = time.time()
+    perm = np.random.default_rng(derive_seed(seed, "eqnet-shuffle", stage,
+                                             state["stage_epoch"])).permutation(len(run.train))
+    z_train, z_val = run.stage2_features() if stage == 2 else (None, None)
+    bs = run.batch_sizes[stage]
+    if stage == 1:
+        losses = _quantizer_losses(run, perm, bs)
+    else:
+        aug_rng = np.random.default_rng(derive_seed(seed, "eqnet-augment", stage,
+                                                    state["stage_epoch"]))
+        losses = _estimator_losses(run, stage, perm, bs, aug_rng, z_train)
+    val = validation_metrics(run.paths, run.val, z_val, run.training["epsilon"], stage,
+                             run.training["feature_loss"])
+    seconds = time.time() - t0
+    state["stage_epoch"] += 1
+    state["epoch"] += 1
+    entry = {"epoch": state["epoch"], "stage": stage, "stage_epoch": state["stage_epoch"],
+             "loss": float(np.mean(losses)), **val, "seconds": round(seconds, 2)}
+    state["history"].append(entry)
+    state["train_seconds"] = state["train_seconds"] + seconds
+    save_checkpoint(run.out / CHECKPOINT, _checkpoint_arrays(run.model, run.opts), state)
+    return entry, val, seconds
+
+
+def _report_epoch(run, state, stage, epochs, total_epochs, entry, val, seconds):
+    """The progress line of an epoch and the unfinished ``train.json``."""
+    parts = [f"epoch {state['epoch']}/{total_epochs}",
+             f"stage {stage} ({state['stage_epoch']}/{epochs})", f"loss {entry['loss']:.4f}"]
+    if "val_distortion_quant" in val:
+        parts.append(f"val distortion g(f_Q) {val['val_distortion_quant']:.4f}")
+    parts.append(f"g(f_E) {val['val_distortion_est']:.4f}")
+    if "val_feature_loss" in val:
+        parts.append(f"val feature loss {val['val_feature_loss']:.4f}")
+    parts.append(f"{seconds:.1f} s")
+    run.say("  ".join(parts))
+    atomic_write_text(run.out / "train.json", json.dumps(
+        {"name": model_name(run.spec), "finished": False, "epochs": state["epoch"],
+         "history": state["history"]}, indent=2) + "\n")
+
+
+def _train_stages(run, state, stop_after):
+    """Runs the epochs of :func:`~kaq_sionna.training.eqnet_steps.stage_plan` not yet in
+    ``state``; ``False`` when stopped after ``stop_after`` epochs of this call (the
+    checkpoint is kept)."""
+    plan = stage_plan(run.training)
+    total_epochs = sum(e for _, e in plan)
+    done_now = 0
+    while state["stage_index"] < len(plan):
+        stage, epochs = plan[state["stage_index"]]
+        if state["stage_epoch"] >= epochs:
+            state["stage_index"] += 1
+            state["stage_epoch"] = 0
+            continue
+        if stop_after is not None and done_now >= stop_after:
+            run.say(f"stopped after epoch {state['epoch']} (checkpoint kept)")
+            return False
+        entry, val, seconds = _train_epoch(run, state, stage)
+        done_now += 1
+        _report_epoch(run, state, stage, epochs, total_epochs, entry, val, seconds)
+    return True
+
+
+# ----------------------------------------------------------------------------- codebooks
+
+def _fit_codebooks(run):
+    """Sect. 2.6.3: one k-means++ scalar codebook per latent feature, on the training
+    features."""
+    t0 = time.time()
+    model, training = run.model, run.training
+    model.fit_codebooks(run.train.softbits, seed=derive_seed(run.spec.seed, "eqnet-kmeans"),
+                        max_samples=training["codebook_samples"])
+    run.say(f"codebooks: {model.latent_dim} features x {2 ** model.bits_per_feature} levels "
+            f"(k-means++ on {min(len(run.train), training['codebook_samples'])} training "
+            f"features, {time.time() - t0:.1f} s)")
+
+
+# ----------------------------------------------------------------------------- records
+
+def _report_test_metrics(metrics, model, say):
+    """The progress lines of the test-set metrics of :func:`evaluate`."""
+    d = metrics["distortion"]
+
+    def fmt(x):
+        return "-" if x is None else f"{x:.4f}"
+
+    say(f"test distortion (eq. 15): g(f_E) {fmt(d['estimation'])}, g(f_Q) "
+        f"{fmt(d['quantization_unquantized'])}, quantized {fmt(d['quantization'])} "
+        f"({model.bits_per_soft_bit:g} bits per soft bit), zero soft bits "
+        f"{fmt(d['zero_softbits'])}")
+    for snr, row in metrics["ber_esno_db"].items():
+        say(f"Es/N0 {snr:>5} dB: BER est {fmt(row['ber'])}  quantized "
+            f"{fmt(row['ber_quantized'])}  source {fmt(row['ber_source'])}")
+
+
+def _model_record(run, quick, test_ds, state, metrics, command):
+    """The ``config.json`` record of the trained model: scenario, data, training settings,
+    sizes, seconds, final metrics, history and provenance."""
+    spec, training, model = run.spec, run.training, run.model
+    data_cfg, _ = spec.effective(quick)
+    single = training["mode"] == "single-stage"
+    return {
+        "name": model_name(spec),
+        "system": {k: spec.system[k] for k in ("num_tx", "num_rx", "num_bits_per_symbol")},
+        "channel": {k: spec.system[k] for k in ("channel", "tx_corr", "rx_corr")},
+        "training_scenario": spec.as_dict(),
+        "scenario_file": str(spec.path),
+        "quick": bool(quick),
+        "seed": spec.seed,
+        "source": data_cfg["source"],
+        "source_params": dict(spec.source),
+        "training_snr_esno_db": list(data_cfg["snr_db"]),
+        "ldpc": {"k": data_cfg["k"], "n": data_cfg["n"]},
+        "packets_per_snr": data_cfg["packets_per_snr"],
+        "num_samples": {"train": len(run.train), "val": len(run.val), "test": len(test_ds)},
+        "training_mode": training["mode"],
+        "epochs": state["epoch"],
+        "epochs_stage1": 0 if single else training["stage1_epochs"],
+        "epochs_stage2": 0 if single else training["stage2_epochs"],
+        "batch_size": {"stage1": run.batch_sizes[1], "stage2": run.batch_sizes[2]},
+        "lr": training["lr"],
+        "epsilon": training["epsilon"],
+        "noise_sigma": training["noise_sigma"],
+        "feature_loss": training["feature_loss"],
+        "bits_per_soft_bit": model.bits_per_soft_bit,
+        "bits_per_channel_use": model.bits_per_channel_use,
+        "data_seconds": state.get("data_seconds", 0.0),
+        "train_seconds": round(state["train_seconds"], 1),
+        "final_metrics": metrics,
+        "history": state["history"],
+        "command": command,
+        "git_commit": git_commit(),
+    }
+
+
+def _save_and_ship(run, meta, ship_dir):
+    """Saves the model to ``<out>/model/`` (and ``ship_dir/<name>/``) and writes the finished
+    ``train.json``, which it returns."""
+    name = meta["name"]
+    config = save_eqnet(run.model, run.out / "model", meta)
+    if ship_dir is not None:
+        save_eqnet(run.model, Path(ship_dir) / name, meta)
+        run.say(f"shipped as pretrained model {name} ({Path(ship_dir) / name})")
+    doc = {"name": name, "finished": True, "epochs": meta["epochs"], "history": meta["history"],
+           "final_metrics": config["final_metrics"], "data_seconds": meta["data_seconds"],
+           "train_seconds": meta["train_seconds"]}
+    atomic_write_text(run.out / "train.json", json.dumps(doc, indent=2) + "\n")
+    return doc
 
 
 # ----------------------------------------------------------------------------- training
@@ -315,208 +454,28 @@ def train_eqnet(spec, out, quick=False, restart=False, ship_dir=None, command=No
     Output
     ------
     : dict
-        ``train.json``: name, finished, history, final metrics, seconds.
+        ``train.json``: name, finished, history, final metrics, seconds (or, when stopped
+        by ``stop_after``, the checkpoint's training state).
     """
     stream = stream or sys.stdout
     out = Path(out)
-    data_cfg, training = spec.effective(quick)
-    seed, fingerprint = spec.seed, spec.fingerprint(quick)
-    ckpt_path = out / CHECKPOINT
+    _, training = spec.effective(quick)
     single = training["mode"] == "single-stage"
-    eps = training["epsilon"]
 
     def say(text):
         print(text, file=stream, flush=True)
 
-    # --- data (cached)
-    data_fp = spec.data_fingerprint(quick)
-    ds = load_dataset(out / DATA_FILE, data_fp)
-    data_seconds = 0.0
-    if ds is None and data_cfg["reuse_from"]:
-        ds = load_dataset(Path(data_cfg["reuse_from"]) / DATA_FILE, data_fp)
-        if ds is None:
-            say(f"data: no matching {DATA_FILE} in {data_cfg['reuse_from']} (reuse_from); "
-                "simulating")
-        else:
-            say(f"data: reusing {Path(data_cfg['reuse_from']) / DATA_FILE}")
-            save_dataset(out / DATA_FILE, ds, data_fp)
-    if ds is None:
-        say(f"generating data: source {data_cfg['source']}, {len(data_cfg['snr_db'])} SNRs x "
-            f"{data_cfg['packets_per_snr']} packets of {data_cfg['n']} bits per stream")
-        t0 = time.time()
-        ds = generate_softbit_data(spec.system, data_cfg, seed, spec.source, say)
-        data_seconds = time.time() - t0
-        save_dataset(out / DATA_FILE, ds, data_fp)
-        say(f"data: {len(ds)} channel uses in {data_seconds:.1f} s "
-            f"({1000 * data_seconds / len(ds):.2f} s per 1000)")
-    else:
-        say(f"data: {len(ds)} channel uses from {out / DATA_FILE}")
-    i_train, i_val, i_test = split_indices(len(ds), seed)
-    train_ds, val_ds, test_ds = ds.subset(i_train), ds.subset(i_val), ds.subset(i_test)
-
-    # --- model, optimizers, state
+    (train_ds, val_ds, test_ds), data_seconds = _prepare_data(spec, quick, out, say)
     model = build_model(spec)
-    opts = {}
-    var_sets = {1: model.quantization_variables + model.decoder_variables,
-                2: model.estimation_variables,
-                "single": model.estimation_variables + model.decoder_variables}
-    for key in (("single",) if single else (1, 2)):
-        opts[key] = keras.optimizers.Adam(training["lr"])
-        opts[key].build(var_sets[key])
-
-    state = {"fingerprint": fingerprint, "spec": spec.as_dict(), "quick": bool(quick),
-             "seed": seed, "stage_index": 0, "stage_epoch": 0, "epoch": 0, "history": [],
-             "train_seconds": 0.0, "data_seconds": round(data_seconds, 1)}
-    if ckpt_path.is_file() and not restart:
-        old = _read_state(ckpt_path)
-        check_resumable(ckpt_path, old, spec, quick)
-        state = _load_checkpoint(ckpt_path, model, opts)
-        state["data_seconds"] = max(state.get("data_seconds", 0.0), round(data_seconds, 1))
-        say(f"resuming after epoch {state['epoch']} from {ckpt_path}")
-
-    steps = _make_steps(model, opts, training, seed)
-    paths = _paths(model)
-    plan = _stage_plan(training)
-    total_epochs = sum(e for _, e in plan)
-    n_train = len(train_ds)
-    batch_sizes = {1: min(training["stage1_batch_size"], n_train),
-                   2: min(training["stage2_batch_size"], n_train)}
-    batch_sizes["single"] = batch_sizes[2]
-    s_train = train_ds.s()
-    augment = training["augment"] == "permutations"
-    z_cache = {}
-
-    def features():
-        # Frozen f_Q features of the training / validation sets (stage 2 targets); with
-        # augmentation the training targets are computed per permuted batch instead.
-        if not z_cache:
-            z_cache["train"] = None if augment else _batched(paths["feat"], n_train,
-                                                             train_ds.softbits)
-            z_cache["val"] = _batched(paths["feat"], len(val_ds), val_ds.softbits)
-        return z_cache["train"], z_cache["val"]
-
-    done_now = 0
-    while state["stage_index"] < len(plan):
-        stage, epochs = plan[state["stage_index"]]
-        if state["stage_epoch"] >= epochs:
-            state["stage_index"] += 1
-            state["stage_epoch"] = 0
-            continue
-        if stop_after is not None and done_now >= stop_after:
-            say(f"stopped after epoch {state['epoch']} (checkpoint kept)")
-            return state
-        t0 = time.time()
-        perm = np.random.default_rng(derive_seed(seed, "eqnet-shuffle", stage,
-                                                 state["stage_epoch"])).permutation(n_train)
-        z_train, z_val = features() if stage == 2 else (None, None)
-        bs = batch_sizes[stage]
-        num_batches = n_train // bs  # the last incomplete batch is dropped
-        losses = []
-        aug_rng = np.random.default_rng(derive_seed(seed, "eqnet-augment", stage,
-                                                    state["stage_epoch"]))
-        for b in range(num_batches):
-            idx = np.sort(perm[b * bs:(b + 1) * bs])
-            if stage == 1:
-                loss = steps[1](tf.constant(train_ds.softbits[idx]))
-                losses.append(float(loss))
-                continue
-            h_b, sb_b = train_ds.h[idx], train_ds.softbits[idx]
-            if augment:
-                h_b, sb_b = permute_streams(aug_rng, h_b, sb_b)
-            if stage == 2:
-                z_b = paths["feat"](tf.constant(sb_b)) if augment else z_train[idx]
-                loss = steps[2](tf.constant(train_ds.y[idx]), tf.constant(h_b),
-                                tf.constant(s_train[idx]), tf.constant(z_b))
-            else:
-                loss = steps["single"](tf.constant(train_ds.y[idx]), tf.constant(h_b),
-                                       tf.constant(s_train[idx]), tf.constant(sb_b))
-            losses.append(float(loss))
-        val = _validate(model, paths, val_ds, z_val, eps, stage, training["feature_loss"])
-        seconds = time.time() - t0
-        state["stage_epoch"] += 1
-        state["epoch"] += 1
-        entry = {"epoch": state["epoch"], "stage": stage, "stage_epoch": state["stage_epoch"],
-                 "loss": float(np.mean(losses)), **val, "seconds": round(seconds, 2)}
-        state["history"].append(entry)
-        state["train_seconds"] = state["train_seconds"] + seconds
-        _save_checkpoint(ckpt_path, model, opts, state)
-        done_now += 1
-        parts = [f"epoch {state['epoch']}/{total_epochs}",
-                 f"stage {stage} ({state['stage_epoch']}/{epochs})", f"loss {entry['loss']:.4f}"]
-        if "val_distortion_quant" in val:
-            parts.append(f"val distortion g(f_Q) {val['val_distortion_quant']:.4f}")
-        parts.append(f"g(f_E) {val['val_distortion_est']:.4f}")
-        if "val_feature_loss" in val:
-            parts.append(f"val feature loss {val['val_feature_loss']:.4f}")
-        parts.append(f"{seconds:.1f} s")
-        say("  ".join(parts))
-        atomic_write_text(out / "train.json", json.dumps(
-            {"name": model_name(spec), "finished": False, "epochs": state["epoch"],
-             "history": state["history"]}, indent=2) + "\n")
-
-    # --- codebooks (Sect. 2.6.3)
+    opts = _make_optimizers(model, training)
+    state = _start_or_resume(out / CHECKPOINT, restart, spec, quick, model, opts, data_seconds,
+                             say)
+    run = _Run(spec, training, model, opts, train_ds, val_ds, out, say)
+    if not _train_stages(run, state, stop_after):
+        return state
     if not single:
-        t0 = time.time()
-        model.fit_codebooks(train_ds.softbits, seed=derive_seed(seed, "eqnet-kmeans"),
-                            max_samples=training["codebook_samples"])
-        say(f"codebooks: {model.latent_dim} features x {2 ** model.bits_per_feature} levels "
-            f"(k-means++ on {min(n_train, training['codebook_samples'])} training features, "
-            f"{time.time() - t0:.1f} s)")
-
-    metrics = evaluate(model, test_ds, eps, single_stage=single)
-    d = metrics["distortion"]
-
-    def fmt(x):
-        return "-" if x is None else f"{x:.4f}"
-
-    say(f"test distortion (eq. 15): g(f_E) {fmt(d['estimation'])}, g(f_Q) "
-        f"{fmt(d['quantization_unquantized'])}, quantized {fmt(d['quantization'])} "
-        f"({model.bits_per_soft_bit:g} bits per soft bit), zero soft bits "
-        f"{fmt(d['zero_softbits'])}")
-    for snr, row in metrics["ber_esno_db"].items():
-        say(f"Es/N0 {snr:>5} dB: BER est {fmt(row['ber'])}  quantized "
-            f"{fmt(row['ber_quantized'])}  source {fmt(row['ber_source'])}")
-
-    name = model_name(spec)
-    history = state["history"]
-    meta = {
-        "name": name,
-        "system": {k: spec.system[k] for k in ("num_tx", "num_rx", "num_bits_per_symbol")},
-        "channel": {k: spec.system[k] for k in ("channel", "tx_corr", "rx_corr")},
-        "training_scenario": spec.as_dict(),
-        "scenario_file": str(spec.path),
-        "quick": bool(quick),
-        "seed": seed,
-        "source": data_cfg["source"],
-        "source_params": dict(spec.source),
-        "training_snr_esno_db": list(data_cfg["snr_db"]),
-        "ldpc": {"k": data_cfg["k"], "n": data_cfg["n"]},
-        "packets_per_snr": data_cfg["packets_per_snr"],
-        "num_samples": {"train": len(train_ds), "val": len(val_ds), "test": len(test_ds)},
-        "training_mode": training["mode"],
-        "epochs": state["epoch"],
-        "epochs_stage1": 0 if single else training["stage1_epochs"],
-        "epochs_stage2": 0 if single else training["stage2_epochs"],
-        "batch_size": {"stage1": batch_sizes[1], "stage2": batch_sizes[2]},
-        "lr": training["lr"],
-        "epsilon": eps,
-        "noise_sigma": training["noise_sigma"],
-        "feature_loss": training["feature_loss"],
-        "bits_per_soft_bit": model.bits_per_soft_bit,
-        "bits_per_channel_use": model.bits_per_channel_use,
-        "data_seconds": state.get("data_seconds", 0.0),
-        "train_seconds": round(state["train_seconds"], 1),
-        "final_metrics": metrics,
-        "history": history,
-        "command": command,
-        "git_commit": git_commit(),
-    }
-    config = save_eqnet(model, out / "model", meta)
-    if ship_dir is not None:
-        save_eqnet(model, Path(ship_dir) / name, meta)
-        say(f"shipped as pretrained model {name} ({Path(ship_dir) / name})")
-    doc = {"name": name, "finished": True, "epochs": state["epoch"], "history": history,
-           "final_metrics": config["final_metrics"], "data_seconds": meta["data_seconds"],
-           "train_seconds": meta["train_seconds"]}
-    atomic_write_text(out / "train.json", json.dumps(doc, indent=2) + "\n")
-    return doc
+        _fit_codebooks(run)
+    metrics = evaluate(model, test_ds, training["epsilon"], single_stage=single)
+    _report_test_metrics(metrics, model, say)
+    meta = _model_record(run, quick, test_ds, state, metrics, command)
+    return _save_and_ship(run, meta, ship_dir)

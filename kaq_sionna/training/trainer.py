@@ -26,7 +26,6 @@ r"""Trainer of the deep-unfolded detectors (KAQ paper, section 4 protocol).
   see :mod:`~kaq_sionna.detection.unfolded_io`).
 """
 
-import io
 import json
 import sys
 import time
@@ -37,7 +36,7 @@ import numpy as np
 import tensorflow as tf
 from sionna.phy.mimo import LinearDetector
 
-from kaq_sionna.core.atomic_io import atomic_write_bytes, atomic_write_text
+from kaq_sionna.core.atomic_io import atomic_write_text
 from kaq_sionna.core.params import diff_keys
 from kaq_sionna.core.provenance import git_commit
 from kaq_sionna.detection.unfolded_io import (
@@ -50,6 +49,7 @@ from kaq_sionna.detection.unfolded_io import (
 )
 from kaq_sionna.quantization.losses import kaq_total_loss
 from kaq_sionna.quantization.modes import MMD_MODES, STEP_MODES, Quantizer
+from kaq_sionna.training.checkpoint import load_checkpoint, save_checkpoint
 from kaq_sionna.training.data import training_set
 
 CHECKPOINT = "checkpoint.npz"
@@ -124,21 +124,23 @@ def evaluate_ber(det, batch):
     return ber, mse
 
 
-def _save_checkpoint(path, det, opt, state):
+def _checkpoint_arrays(det, opt):
+    """The arrays of a checkpoint: the detector's weights (``w000``, ...) and the optimizer
+    state (``o000``, ...)."""
     arrays = {f"w{i:03d}": v.numpy() for i, v in enumerate(det.weights)}
     arrays.update({f"o{i:03d}": v.numpy() for i, v in enumerate(opt.variables)})
-    arrays["state"] = np.array(json.dumps(state))
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
+    return arrays
 
 
-def _load_checkpoint(path):
-    with np.load(path, allow_pickle=False) as data:
-        state = json.loads(str(data["state"]))
-        weights = [data[f"w{i:03d}"] for i in range(sum(k.startswith("w") for k in data.files))]
-        opt = [data[f"o{i:03d}"] for i in range(sum(k.startswith("o") for k in data.files))]
-    return state, weights, opt
+def _restore(arrays, det, opt):
+    """Loads the arrays of :func:`_checkpoint_arrays` into ``det`` and ``opt`` (their numbers
+    must match)."""
+    weights = [arrays[f"w{i:03d}"] for i in range(sum(k.startswith("w") for k in arrays))]
+    opt_values = [arrays[f"o{i:03d}"] for i in range(sum(k.startswith("o") for k in arrays))]
+    for v, value in zip(det.weights, weights, strict=True):
+        v.assign(value)
+    for v, value in zip(opt.variables, opt_values, strict=True):
+        v.assign(value)
 
 
 def _make_step(det, opt, epsilon):
@@ -156,6 +158,132 @@ def _make_step(det, opt, epsilon):
         return loss
 
     return step
+
+
+def _prepare_detector(spec, training, say):
+    """The detector to train: quantized during training (except ``ptq``), initialised from
+    ``init_from`` if given, its steps calibrated for the step modes (Algorithm 1, step 2).
+
+    Output
+    ------
+    det, init_cfg : the detector and the ``config.json`` of ``init_from`` (or ``None``)
+    """
+    det = build_detector(spec, quantized=spec.model["quant"] != "ptq")
+    init_cfg = None
+    if training["init_from"]:
+        init_cfg = init_from_model(det, training["init_from"])
+        say(f"initialised from {training['init_from']} (fine-tuning)")
+    if det.quantizer is not None and det.quantizer.mode in STEP_MODES:
+        cal = training_set(spec.system, training["calibration_samples"], spec.seed, "calib")
+        det.quantizer.calibrate(det, cal.inputs)  # Algorithm 1, step 2
+    return det, init_cfg
+
+
+def _start_or_resume(ckpt_path, restart, spec, quick, det, opt, say):
+    """The training state: a new one, or (unless ``restart``) the one of the checkpoint at
+    ``ckpt_path``, whose weights and optimizer state are then loaded into ``det`` and
+    ``opt``; a checkpoint of another scenario raises :class:`TrainConflict`."""
+    state = {"fingerprint": spec.fingerprint(quick), "spec": spec.as_dict(), "quick": bool(quick),
+             "seed": spec.seed, "epoch": 0, "history": [], "train_seconds": 0.0}
+    if ckpt_path.is_file() and not restart:
+        old, arrays = load_checkpoint(ckpt_path)
+        check_resumable(ckpt_path, old, spec, quick)
+        _restore(arrays, det, opt)
+        if det.quantizer is not None:
+            det.quantizer.mark_calibrated()
+        state = old
+        say(f"resuming after epoch {state['epoch']} from {ckpt_path}")
+    return state
+
+
+def _train_epoch(det, opt, step, state, spec, training, val):
+    """One epoch on fresh samples (learning rate halved every ``lr_halving_epochs``), then
+    the validation BER and MSE; updates ``state`` and returns the history entry and the
+    seconds of the epoch."""
+    epoch = state["epoch"]
+    t0 = time.time()
+    lr = training["lr"] * 0.5 ** (epoch // training["lr_halving_epochs"])
+    opt.learning_rate.assign(lr)
+    data = training_set(spec.system, training["samples_per_epoch"], spec.seed, "train", epoch)
+    bs = training["batch_size"]
+    losses = []
+    for i in range(training["samples_per_epoch"] // bs):  # the last incomplete batch is dropped
+        sl = slice(i * bs, (i + 1) * bs)
+        losses.append(float(step(data.y[sl], data.h[sl], data.s[sl], data.x[sl])))
+    val_ber, val_mse = evaluate_ber(det, val)
+    seconds = time.time() - t0
+    entry = {"epoch": epoch + 1, "lr": lr, "loss": float(np.mean(losses)),
+             "val_ber": val_ber, "val_mse": val_mse, "seconds": round(seconds, 2)}
+    state["history"].append(entry)
+    state["epoch"] = epoch + 1
+    state["train_seconds"] = state["train_seconds"] + seconds
+    return entry, seconds
+
+
+def _final_detector(det, spec, training, say):
+    """The detector to save: ``det``, or for ``ptq`` its quantized twin with the steps
+    calibrated on the trained fp32 network (eq. (10), no retraining)."""
+    if spec.model["quant"] != "ptq":
+        return det
+    final = build_detector(spec, quantized=True)
+    copy_core_weights(det, final)
+    cal = training_set(spec.system, training["calibration_samples"], spec.seed, "calib")
+    final.quantizer.calibrate(final, cal.inputs)  # eq. (10), no retraining
+    say("ptq: calibrated the steps of the trained fp32 network (no retraining)")
+    return final
+
+
+def model_name(spec):
+    """Pretrained name of the scenario's model (e.g. ``pgdnet-kaq4-4x4-16qam``; CDL-trained
+    models end in ``-cdl<profile>``, then the scenario's ``name_suffix``)."""
+    m, system = spec.model, spec.system
+    return canonical_name(m["type"], m["quant"], m["bits"], system["num_tx"], system["num_rx"],
+                          system["num_bits_per_symbol"]) + channel_suffix(system) \
+        + m.get("name_suffix", "")
+
+
+def _model_record(spec, quick, training, state, init_cfg, val_metrics, metrics, command):
+    """The ``config.json`` record of the trained model: scenario, training settings, seconds,
+    final metrics (``val_metrics`` = validation BER and MSE), history and provenance."""
+    m, system = spec.model, spec.system
+    val_ber, val_mse = val_metrics
+    return {
+        "name": model_name(spec),
+        "system": {k: system[k] for k in ("num_tx", "num_rx", "num_bits_per_symbol")},
+        "training_snr_db": list(system["snr_db"]),
+        "training_scenario": spec.as_dict(),
+        "scenario_file": str(spec.path),
+        "quick": bool(quick),
+        "seed": spec.seed,
+        "epochs": state["epoch"],
+        "samples_per_epoch": training["samples_per_epoch"],
+        "batch_size": training["batch_size"],
+        "lr": training["lr"],
+        "lr_halving_epochs": training["lr_halving_epochs"],
+        "epsilon": training["epsilon"] if m["quant"] in MMD_MODES else 0.0,
+        "init_from": training["init_from"] or None,
+        "init_from_commit": None if init_cfg is None else init_cfg.get("git_commit"),
+        "train_seconds": round(state["train_seconds"], 1),
+        "final_metrics": {"val_ber": val_ber, "val_mse": val_mse,
+                          "val_samples": training["val_samples"], "ber_esno_db": metrics},
+        "history": state["history"],
+        "command": command,
+        "git_commit": git_commit(),
+    }
+
+
+def _save_and_ship(final, out, meta, ship_dir, say):
+    """Saves the model to ``<out>/model/`` (and ``ship_dir/<name>/``) and writes the finished
+    ``train.json``, which it returns."""
+    name = meta["name"]
+    config = save_model(final, out / "model", meta)
+    if ship_dir is not None:
+        save_model(final, Path(ship_dir) / name, meta)
+        say(f"shipped as pretrained model {name} ({Path(ship_dir) / name})")
+    doc = {"name": name, "finished": True, "epochs": meta["epochs"], "history": meta["history"],
+           "final_metrics": config["final_metrics"], "train_seconds": meta["train_seconds"]}
+    atomic_write_text(out / "train.json", json.dumps(doc, indent=2) + "\n")
+    return doc
 
 
 def train(spec, out, quick=False, restart=False, stream=None, stop_after=None, ship_dir=None,
@@ -189,116 +317,39 @@ def train(spec, out, quick=False, restart=False, stream=None, stop_after=None, s
     stream = stream or sys.stdout
     out = Path(out)
     training, evaluation = spec.effective(quick)
-    m, system, seed = spec.model, spec.system, spec.seed
-    fingerprint = spec.fingerprint(quick)
     ckpt_path = out / CHECKPOINT
 
     def say(text):
         print(text, file=stream, flush=True)
 
-    quantize_during_training = m["quant"] != "ptq"
-    det = build_detector(spec, quantized=quantize_during_training)
-    init_cfg = None
-    if training["init_from"]:
-        init_cfg = init_from_model(det, training["init_from"])
-        say(f"initialised from {training['init_from']} (fine-tuning)")
-    if det.quantizer is not None and det.quantizer.mode in STEP_MODES:
-        cal = training_set(system, training["calibration_samples"], seed, "calib")
-        det.quantizer.calibrate(det, cal.inputs)  # Algorithm 1, step 2
+    det, init_cfg = _prepare_detector(spec, training, say)
     opt = keras.optimizers.Adam(training["lr"])
     opt.build(det.trainable_variables)
+    state = _start_or_resume(ckpt_path, restart, spec, quick, det, opt, say)
 
-    state = {"fingerprint": fingerprint, "spec": spec.as_dict(), "quick": bool(quick),
-             "seed": seed, "epoch": 0, "history": [], "train_seconds": 0.0}
-    if ckpt_path.is_file() and not restart:
-        old, weights, opt_values = _load_checkpoint(ckpt_path)
-        check_resumable(ckpt_path, old, spec, quick)
-        for v, value in zip(det.weights, weights, strict=True):
-            v.assign(value)
-        for v, value in zip(opt.variables, opt_values, strict=True):
-            v.assign(value)
-        if det.quantizer is not None:
-            det.quantizer.mark_calibrated()
-        state = old
-        say(f"resuming after epoch {state['epoch']} from {ckpt_path}")
-
-    val = training_set(system, training["val_samples"], seed, "val")
-    step = _make_step(det, opt, training["epsilon"] if m["quant"] in MMD_MODES else 0.0)
-    bs = training["batch_size"]
-    num_batches = training["samples_per_epoch"] // bs
+    val = training_set(spec.system, training["val_samples"], spec.seed, "val")
+    step = _make_step(det, opt,
+                      training["epsilon"] if spec.model["quant"] in MMD_MODES else 0.0)
     done_now = 0
     while state["epoch"] < training["epochs"]:
         if stop_after is not None and done_now >= stop_after:
             say(f"stopped after epoch {state['epoch']} (checkpoint kept)")
             return state
-        epoch = state["epoch"]
-        t0 = time.time()
-        lr = training["lr"] * 0.5 ** (epoch // training["lr_halving_epochs"])
-        opt.learning_rate.assign(lr)
-        data = training_set(system, training["samples_per_epoch"], seed, "train", epoch)
-        losses = []
-        for i in range(num_batches):
-            sl = slice(i * bs, (i + 1) * bs)
-            losses.append(float(step(data.y[sl], data.h[sl], data.s[sl], data.x[sl])))
-        val_ber, val_mse = evaluate_ber(det, val)
-        seconds = time.time() - t0
-        entry = {"epoch": epoch + 1, "lr": lr, "loss": float(np.mean(losses)),
-                 "val_ber": val_ber, "val_mse": val_mse, "seconds": round(seconds, 2)}
-        state["history"].append(entry)
-        state["epoch"] = epoch + 1
-        state["train_seconds"] = state["train_seconds"] + seconds
-        _save_checkpoint(ckpt_path, det, opt, state)
+        entry, seconds = _train_epoch(det, opt, step, state, spec, training, val)
+        save_checkpoint(ckpt_path, _checkpoint_arrays(det, opt), state)
         done_now += 1
-        say(f"epoch {epoch + 1}/{training['epochs']}  lr {lr:.2e}  loss {entry['loss']:.4f}  "
-            f"val BER {val_ber:.4f}  val MSE {val_mse:.4f}  {seconds:.1f} s")
+        say(f"epoch {entry['epoch']}/{training['epochs']}  lr {entry['lr']:.2e}  "
+            f"loss {entry['loss']:.4f}  val BER {entry['val_ber']:.4f}  "
+            f"val MSE {entry['val_mse']:.4f}  {seconds:.1f} s")
 
-    final = det
-    if m["quant"] == "ptq":
-        final = build_detector(spec, quantized=True)
-        copy_core_weights(det, final)
-        cal = training_set(system, training["calibration_samples"], seed, "calib")
-        final.quantizer.calibrate(final, cal.inputs)  # eq. (10), no retraining
-        say("ptq: calibrated the steps of the trained fp32 network (no retraining)")
-
-    metrics = final_metrics(final, system, evaluation, seed)
-    val_ber, val_mse = evaluate_ber(final, val)
+    final = _final_detector(det, spec, training, say)
+    metrics = final_metrics(final, spec.system, evaluation, spec.seed)
+    val_metrics = evaluate_ber(final, val)
     for snr, row in metrics.items():
         say(f"Es/N0 {snr:>5} dB: BER {row['ber']:.5f}  (LMMSE {row['ber_lmmse']:.5f}, "
             f"{row['num_bits']} bits)")
-    name = canonical_name(m["type"], m["quant"], m["bits"], system["num_tx"], system["num_rx"],
-                          system["num_bits_per_symbol"]) + channel_suffix(system) \
-        + m.get("name_suffix", "")
-    meta = {
-        "name": name,
-        "system": {k: system[k] for k in ("num_tx", "num_rx", "num_bits_per_symbol")},
-        "training_snr_db": list(system["snr_db"]),
-        "training_scenario": spec.as_dict(),
-        "scenario_file": str(spec.path),
-        "quick": bool(quick),
-        "seed": seed,
-        "epochs": state["epoch"],
-        "samples_per_epoch": training["samples_per_epoch"],
-        "batch_size": bs,
-        "lr": training["lr"],
-        "lr_halving_epochs": training["lr_halving_epochs"],
-        "epsilon": training["epsilon"] if m["quant"] in MMD_MODES else 0.0,
-        "init_from": training["init_from"] or None,
-        "init_from_commit": None if init_cfg is None else init_cfg.get("git_commit"),
-        "train_seconds": round(state["train_seconds"], 1),
-        "final_metrics": {"val_ber": val_ber, "val_mse": val_mse,
-                          "val_samples": training["val_samples"], "ber_esno_db": metrics},
-        "history": state["history"],
-        "command": command,
-        "git_commit": git_commit(),
-    }
-    config = save_model(final, out / "model", meta)
-    if ship_dir is not None:
-        save_model(final, Path(ship_dir) / name, meta)
-        say(f"shipped as pretrained model {name} ({Path(ship_dir) / name})")
-    doc = {"name": name, "finished": True, "epochs": state["epoch"], "history": state["history"],
-           "final_metrics": config["final_metrics"], "train_seconds": meta["train_seconds"]}
-    atomic_write_text(out / "train.json", json.dumps(doc, indent=2) + "\n")
-    return doc
+    meta = _model_record(spec, quick, training, state, init_cfg, val_metrics, metrics, command)
+    return _save_and_ship(final, out, meta, ship_dir, say)
 
 
 def final_metrics(det, system, evaluation, seed):
@@ -315,4 +366,4 @@ def final_metrics(det, system, evaluation, seed):
 
 
 __all__ = ["CHECKPOINT", "TrainConflict", "bit_labels", "build_detector", "copy_core_weights",
-           "evaluate_ber", "final_metrics", "init_from_model", "train"]
+           "evaluate_ber", "final_metrics", "init_from_model", "model_name", "train"]

@@ -1,13 +1,9 @@
-"""Benchmarks (not tests): speed is measured here and reported as ratios within one run.
-
-``kaq-sionna bench link`` compares the simulated information-bit throughput of
-:class:`links.CodedMIMOLink` with a plain Sionna chain written inline from the
-same components, in eager, graph and XLA modes.
+"""``kaq-sionna bench link``: the simulated information-bit throughput of
+:class:`links.CodedMIMOLink` against a plain Sionna chain written inline from the same
+components, in eager, graph and XLA modes (timed interleaved, reported as ratios within
+one run).
 """
 
-import json
-import os
-import platform
 import statistics
 import time
 
@@ -18,9 +14,10 @@ from sionna.phy.mapping import BinarySource, Mapper
 from sionna.phy.mimo import LinearDetector
 from sionna.phy.utils import ebnodb2no
 
-from kaq_sionna.app.results import atomic_write_text
+from kaq_sionna.core.provenance import machine
 from kaq_sionna.core.quiet_tf import stderr_silenced
 
+__all__ = ["bench_link", "plain_sionna_chain"]
 
 def plain_sionna_chain(num_tx, num_rx, num_bits_per_symbol, k, n):
     """The reference: the same Sionna components as CodedMIMOLink, inline, LMMSE app."""
@@ -104,23 +101,7 @@ def bench_link(num_tx=4, num_rx=4, num_bits_per_symbol=4, k=1024, n=2048, batch_
         "config": {"num_tx": num_tx, "num_rx": num_rx, "num_bits_per_symbol": num_bits_per_symbol,
                    "k": k, "n": n, "batch_size": batch_size, "ebno_db": ebno_db,
                    "repeats": repeats, "detector": "lmmse (app)", "ldpc_iterations": 20},
-        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
-                    "processor": platform.processor() or platform.machine()},
+        "machine": machine(),
         "versions": {"tensorflow": tf.__version__},
         "rows": rows,
     }
-
-
-def format_link_table(result):
-    lines = ["| mode | CodedMIMOLink [Mbit/s] | plain Sionna chain [Mbit/s] | ratio |",
-             "| --- | --- | --- | --- |"]
-    for r in result["rows"]:
-        lines.append(f"| {r['mode']} | {r['link_mbps']:.3f} ({r['link_range_mbps'][0]:.3f}-"
-                     f"{r['link_range_mbps'][1]:.3f}) | {r['plain_mbps']:.3f} "
-                     f"({r['plain_range_mbps'][0]:.3f}-{r['plain_range_mbps'][1]:.3f}) | "
-                     f"{r['ratio']:.2f} |")
-    return "\n".join(lines)
-
-
-def write_json(path, result):
-    atomic_write_text(path, json.dumps(result, indent=2) + "\n")

@@ -1,0 +1,105 @@
+"""The Markdown tables and the JSON file of a benchmark result.
+
+``python -m kaq_sionna.app.bench.tables RESULT.json`` prints the per-thread-setting tables
+(:func:`format_wide_table`) of a saved ``kaq-sionna bench detectors`` result.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+from kaq_sionna.core.atomic_io import atomic_write_text
+
+__all__ = ["format_link_table", "format_table", "format_wide_table", "write_json"]
+
+
+def _fmt_ratio(v):
+    return "-" if v is None else f"{v:.2f}"
+
+
+def format_table(result):
+    """Markdown table of a :func:`~kaq_sionna.app.bench.detectors.bench_detectors` result
+    (plus the skipped cells)."""
+    lines = ["| row | threads | batch | latency median [ms] | IQR [ms] | per channel use [us] "
+             "| vs LMMSE | vs fp32 ref | weights [B] | activations [B/cu] |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    skipped = []
+    for r in result["results"]:
+        if "skipped" in r:
+            skipped.append(f"- {r['row']} ({r['threads']} thr"
+                           + (f", batch {r['batch_size']}" if "batch_size" in r else "")
+                           + f"): skipped, {r['skipped']}")
+            continue
+        lat = r["latency_s"]
+        mem = r["memory"]
+        plus = "+" if mem.get("loops_not_expanded") else ""  # lower bounds
+        act_s = f"{mem['activations_bytes_per_cu']:.0f}{plus}"
+        lines.append(
+            f"| {r['row']} | {r['threads']} | {r['batch_size']} | {lat['median'] * 1e3:.4g} | "
+            f"{(lat['q3'] - lat['q1']) * 1e3:.2g} | "
+            f"{lat['median'] / r['batch_size'] * 1e6:.3g} | {_fmt_ratio(r.get('vs_lmmse'))} | "
+            f"{_fmt_ratio(r.get('vs_fp32_ref'))} | {mem['weights_bytes']}{plus} | {act_s} |")
+    note = ("", "+: lower bound (loop bodies or called functions of the TF graph are not "
+                "expanded)") if any(r.get("memory", {}).get("loops_not_expanded")
+                                   for r in result["results"]) else ()
+    return "\n".join(lines + list(note) + ([""] + skipped if skipped else []))
+
+
+def format_wide_table(result, threads):
+    """Markdown table of one thread setting: a row per detector, a column per batch size
+    (median latency in ms with its IQR, ratio to LMMSE, ratio to the fp32 reference)."""
+    batches = result["config"]["batch_sizes"]
+    cells = {(r["row"], r["batch_size"]): r for r in result["results"]
+             if r["threads"] == threads and "batch_size" in r}
+    names = [r["name"] for r in result["config"]["rows"]]
+    head = " | ".join(f"batch {b}: ms (IQR) / xLMMSE / xfp32" for b in batches)
+    lines = [f"| row ({threads} thread{'s' if threads > 1 else ''}) | {head} | weights [B] | "
+             "activations [B/cu] | fp32 ref |",
+             "| --- | " + " | ".join("---" for _ in batches) + " | --- | --- | --- |"]
+    for name in names:
+        row, mem = [], None
+        for b in batches:
+            r = cells.get((name, b))
+            if r is None:
+                row.append("-")
+            elif "skipped" in r:
+                row.append("skipped")
+            else:
+                lat, mem = r["latency_s"], r["memory"]
+                row.append(f"{lat['median'] * 1e3:.3g} ({(lat['q3'] - lat['q1']) * 1e3:.2g}) / "
+                           f"{_fmt_ratio(r.get('vs_lmmse'))} / {_fmt_ratio(r.get('vs_fp32_ref'))}")
+        if mem is None:
+            continue
+        plus = "+" if mem.get("loops_not_expanded") else ""
+        ref = next(r["fp32_ref"] for r in result["config"]["rows"] if r["name"] == name) or "-"
+        lines.append(f"| {name} | " + " | ".join(row) + f" | {mem['weights_bytes']}{plus} | "
+                     f"{mem['activations_bytes_per_cu']:.0f}{plus} | {ref} |")
+    return "\n".join(lines)
+
+
+def format_link_table(result):
+    """Markdown table of a :func:`~kaq_sionna.app.bench.link.bench_link` result."""
+    lines = ["| mode | CodedMIMOLink [Mbit/s] | plain Sionna chain [Mbit/s] | ratio |",
+             "| --- | --- | --- | --- |"]
+    for r in result["rows"]:
+        lines.append(f"| {r['mode']} | {r['link_mbps']:.3f} ({r['link_range_mbps'][0]:.3f}-"
+                     f"{r['link_range_mbps'][1]:.3f}) | {r['plain_mbps']:.3f} "
+                     f"({r['plain_range_mbps'][0]:.3f}-{r['plain_range_mbps'][1]:.3f}) | "
+                     f"{r['ratio']:.2f} |")
+    return "\n".join(lines)
+
+
+def write_json(path, result):
+    """Writes a benchmark result to ``path`` (indented JSON, atomically)."""
+    atomic_write_text(path, json.dumps(result, indent=2) + "\n")
+
+
+def _main(argv):
+    """Prints the wide tables of the detector-benchmark result in the JSON file ``argv[0]``."""
+    result = json.loads(Path(argv[0]).read_text())
+    for t in result["config"]["thread_values"]:
+        print(format_wide_table(result, t) + "\n")
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])
