@@ -230,6 +230,7 @@ def _cmd_bench(args):
     result = bench_link(batch_size=args.batch_size, repeats=args.repeats, modes=modes,
                         stream=sys.stdout)
     print("\n" + format_link_table(result))
+    result["command"] = "kaq-sionna " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     if args.json:
         write_json(args.json, result)
         print(f"\nwrote {args.json}")
@@ -247,7 +248,8 @@ def _parse_floats(text, option):
 
 
 def _cmd_export(args):
-    from kaq_sionna.app.results import atomic_write_text
+    from kaq_sionna.core.atomic_io import atomic_write_text
+    from kaq_sionna.core.provenance import git_commit
     from kaq_sionna.deploy.check import ber_table, check_export, format_check
     from kaq_sionna.deploy.export import check_writable, export_model, write_model
     from kaq_sionna.deploy.targets import ExportTarget
@@ -290,6 +292,7 @@ def _cmd_export(args):
         report["ber"] = rows
     report["file"] = str(args.out)
     report["command"] = "kaq-sionna " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    report["commit"] = git_commit()
     print(format_check(report, rows))
     if args.report:
         atomic_write_text(args.report, json.dumps(report, indent=2) + "\n")

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from kaq_sionna.core.atomic_io import atomic_write_text
+from kaq_sionna.core.provenance import git_commit
 
 __all__ = ["format_link_table", "format_table", "format_wide_table", "write_json"]
 
@@ -90,7 +91,9 @@ def format_link_table(result):
 
 
 def write_json(path, result):
-    """Writes a benchmark result to ``path`` (indented JSON, atomically)."""
+    """Writes a benchmark result to ``path`` (indented JSON, atomically), with the git commit of
+    the code that measured it (``commit``, added if missing)."""
+    result.setdefault("commit", git_commit())
     atomic_write_text(path, json.dumps(result, indent=2) + "\n")
 
 
