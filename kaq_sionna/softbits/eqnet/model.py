@@ -67,9 +67,9 @@ import numpy as np
 import tensorflow as tf
 
 from kaq_sionna.softbits.codebook import FeatureCodebook
+from kaq_sionna.softbits.conversion import llr_to_softbit, softbit_to_llr
 from kaq_sionna.softbits.eqnet.codes import _check_num_bits, pack_codes, unpack_codes
 from kaq_sionna.softbits.eqnet.layers import BranchedDense, ResidualBlock, _dense
-from kaq_sionna.softbits.scalar import llr_to_softbit, softbit_to_llr
 
 __all__ = ["ESTIMATION_INPUTS", "LAYER_DEFAULTS", "VARIANTS", "EQNet", "canonical_name"]
 
