@@ -267,8 +267,10 @@ class MaxMIQuantizer(ScalarCompressor):
         is symmetric (equiprobable bits, symmetric channel). Default `False`.
     method : "lloyd" (default) | "dp"
         The published iteration, or the dynamic programme over a histogram.
-    dtype : tf.DType
-        dtype of decompressed LLRs.
+    precision : `None` (default) | "single" | "double"
+        Precision of decompressed LLRs (`None`: :attr:`sionna.phy.config.precision`).
+    dtype : `None` | tf.float32 | tf.float64
+        Deprecated: use ``precision``.
 
     Input
     -----
@@ -277,15 +279,15 @@ class MaxMIQuantizer(ScalarCompressor):
 
     Output
     ------
-    : same shape, ``uint8`` (``compress``) | :attr:`dtype` (``decompress``)
+    : same shape, ``uint8`` (``compress``) | :attr:`rdtype` (``decompress``)
         Codes in :math:`[0, 2^b)` / reconstructed LLRs (cell LLRs).
     """
 
     name = "maxmi"
 
     def __init__(self, num_bits, per_position=False, symmetric=False, method="lloyd",
-                 dtype=tf.float32):
-        super().__init__(dtype)
+                 precision=None, dtype=None):
+        super().__init__(precision, dtype)
         if isinstance(num_bits, bool) or not isinstance(num_bits, numbers.Integral):
             raise TypeError(f"num_bits must be an integer, found {num_bits!r}")
         if not 1 <= num_bits <= 8:

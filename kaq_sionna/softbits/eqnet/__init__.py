@@ -4,9 +4,12 @@ One job per module:
 
 * :mod:`.model`: :class:`EQNet` (the three networks, estimation and quantization modes, its
   compressor interface), :func:`canonical_name` of shipped models;
+* :mod:`.unquantized`: :class:`UnquantizedLatent`, the autoencoder with a float32 latent
+  as a compressor (paper 004, Fig. 5);
 * :mod:`.layers`: :class:`BranchedDense` and :class:`ResidualBlock`;
 * :mod:`.losses`: :func:`softbit_distortion` (eq. (15)) and :func:`feature_loss` (eq. (19));
-* :mod:`.codes`: the row-aligned byte layout of codes (:func:`pack_codes`);
+* :mod:`.codes`: the row-aligned byte layout of codes (:func:`pack_codes`, whole bytes per
+  channel use; the exact memory image is the compressors' ``pack``);
 * :mod:`.blockwise`: :class:`BlockwiseEQNet`, a model for ``N_t`` streams on ``M`` streams;
 * :mod:`.model_io`: :func:`save_eqnet`, :func:`load_eqnet`, :func:`load_weights_into`,
   :func:`pretrained_loader`, :class:`EQNetMismatch`.
@@ -36,6 +39,7 @@ from kaq_sionna.softbits.eqnet.model_io import (
     pretrained_loader,
     save_eqnet,
 )
+from kaq_sionna.softbits.eqnet.unquantized import UnquantizedLatent
 
 __all__ = [
     "CODEBOOK_KEY",
@@ -50,6 +54,7 @@ __all__ = [
     "EQNet",
     "EQNetMismatch",
     "ResidualBlock",
+    "UnquantizedLatent",
     "canonical_name",
     "feature_loss",
     "load_eqnet",

@@ -1,5 +1,7 @@
 r"""EQ-Net for more streams than it was trained for, by blocks of rows (paper 004, Sect. 3.5)."""
 
+import warnings
+
 import tensorflow as tf
 
 __all__ = ["BlockwiseEQNet"]
@@ -11,8 +13,9 @@ class BlockwiseEQNet:
     A model trained for ``N_t`` streams (e.g. 16) compresses the soft bits of a
     larger system (32 or 64 streams) by splitting each ``[M, K]`` matrix into
     ``M / N_t`` consecutive row blocks and compressing each one independently
-    (paper 004, Fig. 10c-d). Same ``compress / decompress / bits_per_soft_bit``
-    interface as :class:`EQNet`.
+    (paper 004, Fig. 10c-d). A :class:`~kaq_sionna.softbits.Compressor` like
+    :class:`EQNet` (the codes of a block are the model's); LLRs come back in the
+    model's precision.
 
     Parameters
     ----------
@@ -29,7 +32,7 @@ class BlockwiseEQNet:
     Output
     ------
     ``compress``: [..., num_streams / num_tx, latent_dim], tf.uint8
-    ``decompress``: [..., num_streams, num_bits_per_symbol], tf.float32
+    ``decompress``: [..., num_streams, num_bits_per_symbol], the model's ``rdtype``
     """
 
     def __init__(self, model, num_streams):
@@ -75,10 +78,42 @@ class BlockwiseEQNet:
         shape = tf.concat([tf.shape(llr)[:-3], [self.num_streams, m.num_bits_per_symbol]], 0)
         return tf.reshape(llr, shape)
 
+    def pack(self, codes):
+        """The codes ``[..., num_blocks, latent_dim]`` as one contiguous bit stream
+        (:meth:`EQNet.pack`): ``ceil(num_codes * bits_per_feature / 8)`` bytes, tf.uint8."""
+        self._check_codes(codes)
+        return self.model.pack(codes)
+
+    def unpack(self, packed, shape):
+        """Inverse of :meth:`pack`: codes of ``shape`` ``[..., num_blocks, latent_dim]``."""
+        shape = list(shape)
+        if len(shape) < 2 or shape[-2] != self.num_blocks:
+            raise ValueError(f"shape must be [..., {self.num_blocks}, {self.model.latent_dim}] "
+                             f"(num_blocks, latent_dim), found {shape}")
+        return self.model.unpack(packed, shape)
+
+    def _check_codes(self, codes):
+        codes = tf.convert_to_tensor(codes)
+        if codes.shape.rank is not None and (codes.shape.rank < 2 or codes.shape[-2] not in
+                                             (None, self.num_blocks)):
+            raise ValueError(f"codes must have shape [..., {self.num_blocks}, "
+                             f"{self.model.latent_dim}] (num_blocks, latent_dim), found "
+                             f"{codes.shape}")
+
     def pack_codes(self, codes):
-        """Bytes ``[..., num_blocks, bytes_per_channel_use]`` (layout: :func:`pack_codes`)."""
-        return self.model.pack_codes(codes)
+        """Deprecated: row-aligned bytes ``[..., num_blocks, bytes_per_channel_use]``
+        (:meth:`EQNet.pack_codes`); the exact memory image is :meth:`pack`."""
+        warnings.warn("BlockwiseEQNet.pack_codes is deprecated; use pack (contiguous, exact)",
+                      DeprecationWarning, stacklevel=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return self.model.pack_codes(codes)
 
     def unpack_codes(self, packed):
-        return self.model.unpack_codes(packed)
+        """Deprecated: inverse of :meth:`pack_codes`."""
+        warnings.warn("BlockwiseEQNet.unpack_codes is deprecated; use unpack",
+                      DeprecationWarning, stacklevel=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return self.model.unpack_codes(packed)
 

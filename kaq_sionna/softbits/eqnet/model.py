@@ -61,6 +61,7 @@ The model is :class:`EQNet` here; its layers are in :mod:`.layers`, its losses i
 """
 
 import math
+import warnings
 
 import keras
 import numpy as np
@@ -70,6 +71,8 @@ from kaq_sionna.softbits.codebook import FeatureCodebook
 from kaq_sionna.softbits.conversion import llr_to_softbit, softbit_to_llr
 from kaq_sionna.softbits.eqnet.codes import _check_num_bits, pack_codes, unpack_codes
 from kaq_sionna.softbits.eqnet.layers import BranchedDense, ResidualBlock, _dense
+from kaq_sionna.softbits.packing import pack_bitstream, unpack_bitstream
+from kaq_sionna.softbits.precision import resolve_precision
 
 __all__ = ["ESTIMATION_INPUTS", "LAYER_DEFAULTS", "VARIANTS", "EQNet", "canonical_name"]
 
@@ -84,14 +87,18 @@ LAYER_DEFAULTS = {"estimation_inputs": "raw"}
 class EQNet(keras.layers.Layer):
     r"""EQ-Net soft-bit estimator and quantizer (paper 004, Sect. 2.6, Figs. 1-2).
 
-    See the module docstring for the architecture. All computations are
-    float32. Weights are created at construction (deterministically from
-    ``seed``); the codebooks of the quantization mode are learned after
-    training (:meth:`fit_codebooks`) or loaded with the model.
+    See the module docstring for the architecture. Weights and all computations are
+    float32 whatever the ``precision``; the LLRs it returns (:meth:`estimate`,
+    :meth:`decompress`, :meth:`reconstruct`) are cast to the precision's real dtype.
+    Weights are created at construction (deterministically from ``seed``); the codebooks
+    of the quantization mode are learned after training (:meth:`fit_codebooks`) or loaded
+    with the model.
 
     Calling the layer as ``det(y, h, s)`` runs :meth:`estimate`, so an EQNet
     is a Sionna-style MIMO detector with LLR output (usable in
-    ``links.CodedMIMOLink`` and the detector registry).
+    ``links.CodedMIMOLink`` and the detector registry). In quantization mode it is a
+    :class:`~kaq_sionna.softbits.Compressor` (:meth:`compress`, :meth:`decompress`,
+    :meth:`num_stored_bits`, :meth:`pack`, :meth:`unpack`).
 
     Parameters
     ----------
@@ -124,6 +131,10 @@ class EQNet(keras.layers.Layer):
         Clipping of the output LLRs (:func:`~kaq_sionna.softbits.scalar.softbit_to_llr`).
     seed : int
         Weight initialisation seed.
+    precision : `None` (default) | "single" | "double"
+        Real dtype of the LLRs returned (float32 | float64); `None` uses
+        :attr:`sionna.phy.config.precision`. Not part of the stored structure
+        (:meth:`get_config`).
 
     Input
     -----
@@ -137,14 +148,16 @@ class EQNet(keras.layers.Layer):
 
     Output
     ------
-    llr : [..., num_tx, num_bits_per_symbol], tf.float32
+    llr : [..., num_tx, num_bits_per_symbol], :attr:`rdtype`
         LLRs :math:`\ln\frac{P(b=1)}{P(b=0)} = 2\,\mathrm{artanh}(\tilde\Lambda)`.
     """
 
     def __init__(self, num_tx, num_rx, num_bits_per_symbol, latent_dim=None, variant="L",
                  bits_per_feature=6, hidden_width=None, estimation_width=None, num_hidden=6,
-                 noise_sigma=1e-3, llr_max=20.0, seed=0, estimation_inputs="raw", **kwargs):
+                 noise_sigma=1e-3, llr_max=20.0, seed=0, estimation_inputs="raw",
+                 precision=None, **kwargs):
         super().__init__(dtype="float32", autocast=False, **kwargs)
+        self._precision, self._rdtype = resolve_precision(precision, owner="EQNet")
         for key, value in (("num_tx", num_tx), ("num_rx", num_rx),
                            ("num_bits_per_symbol", num_bits_per_symbol),
                            ("num_hidden", num_hidden), ("seed", seed)):
@@ -234,6 +247,16 @@ class EQNet(keras.layers.Layer):
                 out.append((f"{layer.name}/{v.name}", v))
         return out
 
+    @property
+    def precision(self):
+        """`str` : "single" | "double", the precision of the LLRs returned"""
+        return self._precision
+
+    @property
+    def rdtype(self):
+        """`tf.DType` : dtype of the LLRs returned (float32 | float64)"""
+        return self._rdtype
+
     # ------------------------------------------------------------------ sizes
     @property
     def num_soft_bits(self):
@@ -247,7 +270,8 @@ class EQNet(keras.layers.Layer):
 
     @property
     def bytes_per_channel_use(self):
-        """`int` : Bytes per channel use after :meth:`pack_codes` (bits rounded up)"""
+        """`int` : Bytes per channel use in the row-aligned layout of :meth:`pack_codes`
+        (bits rounded up; the exact memory image is :meth:`pack`)"""
         return math.ceil(self.bits_per_channel_use / 8)
 
     @property
@@ -265,7 +289,8 @@ class EQNet(keras.layers.Layer):
 
         Soft bits are stored per channel use (``num_tx * num_bits_per_symbol``
         of them) as :attr:`bits_per_channel_use` bits; a partial matrix still
-        costs a whole code vector.
+        costs a whole code vector. It is the size in bits of :meth:`pack` of the codes,
+        before the last byte is padded.
 
         Input
         -----
@@ -370,17 +395,20 @@ class EQNet(keras.layers.Layer):
         return self.decode(self.estimate_features(y, h, s))
 
     def estimate(self, y, h, s):
-        """Estimation mode: LLRs ``[..., num_tx, num_bits_per_symbol]`` (see the class)."""
-        return softbit_to_llr(self.estimate_softbits(y, h, s), self.llr_max)
+        """Estimation mode: LLRs ``[..., num_tx, num_bits_per_symbol]``, :attr:`rdtype`
+        (see the class)."""
+        return tf.cast(softbit_to_llr(self.estimate_softbits(y, h, s), self.llr_max),
+                       self._rdtype)
 
     def call(self, y, h, s, training=None):
         del training  # no layer behaves differently in training
         return self.estimate(y, h, s)
 
     def reconstruct(self, llr):
-        r"""Quantization path without numerical quantization: :math:`g_Q(f_Q(\Lambda))` as LLRs."""
-        return softbit_to_llr(self.decode(self.encode(llr_to_softbit(
-            tf.cast(llr, tf.float32)))), self.llr_max)
+        r"""Quantization path without numerical quantization: :math:`g_Q(f_Q(\Lambda))` as
+        LLRs (:attr:`rdtype`)."""
+        return tf.cast(softbit_to_llr(self.decode(self.encode(llr_to_softbit(
+            tf.cast(llr, tf.float32)))), self.llr_max), self._rdtype)
 
     # ------------------------------------------------------------------ quantization mode
     def set_codebook(self, codebook):
@@ -462,22 +490,71 @@ class EQNet(keras.layers.Layer):
 
         Output
         ------
-        llr : [..., num_tx, num_bits_per_symbol], tf.float32
+        llr : [..., num_tx, num_bits_per_symbol], :attr:`rdtype`
         """
         cb = self._require_codebook()
         codes = tf.convert_to_tensor(codes)
-        if codes.shape.rank is not None and codes.shape[-1] not in (None, self.latent_dim):
-            raise ValueError(f"codes must have shape [..., {self.latent_dim}], found "
-                             f"{codes.shape}")
-        return softbit_to_llr(self.decode(cb.decode(codes)), self.llr_max)
+        self._check_codes(codes, "codes")
+        return tf.cast(softbit_to_llr(self.decode(cb.decode(codes)), self.llr_max),
+                       self._rdtype)
+
+    def _check_codes(self, codes, what):
+        if codes.shape.rank is not None and (codes.shape.rank < 1 or codes.shape[-1] not in
+                                             (None, self.latent_dim)):
+            raise ValueError(f"{what} must have shape [..., {self.latent_dim}] (latent_dim), "
+                             f"found {codes.shape}")
+
+    def pack(self, codes):
+        r"""The codes as one contiguous bit stream: exactly :attr:`bits_per_channel_use` bits
+        per channel use, only the last byte padded (layout: :mod:`kaq_sionna.softbits.packing`).
+
+        Input
+        -----
+        codes : [..., latent_dim], tf.uint8 | tf.int
+            What :meth:`compress` returned, ``C`` channel uses.
+
+        Output
+        ------
+        : [ceil(C * bits_per_channel_use / 8)], tf.uint8
+            ``C * bits_per_channel_use = num_stored_bits(C * num_soft_bits)`` bits before padding.
+        """
+        codes = tf.convert_to_tensor(codes)
+        self._check_codes(codes, "codes")
+        return pack_bitstream(codes, self.bits_per_feature, self.code_dtype)
+
+    def unpack(self, packed, shape):
+        """Inverse of :meth:`pack`.
+
+        Input
+        -----
+        packed : [ceil(C * bits_per_channel_use / 8)], tf.uint8
+        shape : list of int
+            Shape ``[..., latent_dim]`` of the codes that were packed.
+
+        Output
+        ------
+        : ``shape``, tf.uint8
+            The codes, bit-identical.
+        """
+        shape = list(shape)
+        if not shape or shape[-1] != self.latent_dim:
+            raise ValueError(f"shape must be [..., {self.latent_dim}] (latent_dim), found "
+                             f"{shape}")
+        return unpack_bitstream(packed, self.bits_per_feature, shape, self.code_dtype)
 
     def pack_codes(self, codes):
-        """Packs codes ``[..., latent_dim]`` into bytes ``[..., bytes_per_channel_use]``
-        (layout: :func:`pack_codes`; numpy, eager)."""
+        """Deprecated: row-aligned bytes ``[..., bytes_per_channel_use]`` (layout:
+        :func:`~kaq_sionna.softbits.eqnet.codes.pack_codes`; numpy, eager). Every channel
+        use is rounded up to whole bytes; the exact memory image is :meth:`pack`."""
+        warnings.warn("EQNet.pack_codes rounds every channel use up to whole bytes and is "
+                      "deprecated; use EQNet.pack (contiguous, exact)", DeprecationWarning,
+                      stacklevel=2)
         return pack_codes(np.asarray(codes), self.bits_per_feature)
 
     def unpack_codes(self, packed):
-        """Inverse of :meth:`pack_codes`: ``uint8`` codes ``[..., latent_dim]``."""
+        """Deprecated: inverse of :meth:`pack_codes`, ``uint8`` codes ``[..., latent_dim]``."""
+        warnings.warn("EQNet.unpack_codes is deprecated; use EQNet.unpack", DeprecationWarning,
+                      stacklevel=2)
         return unpack_codes(packed, self.bits_per_feature, self.latent_dim)
 
 

@@ -16,6 +16,7 @@ from kaq_sionna.core.atomic_io import atomic_write_bytes, atomic_write_text
 from kaq_sionna.core.errors import PretrainedMismatch
 from kaq_sionna.softbits.codebook import FeatureCodebook
 from kaq_sionna.softbits.eqnet.model import LAYER_DEFAULTS, EQNet
+from kaq_sionna.softbits.precision import resolve_precision
 
 __all__ = ["CODEBOOK_KEY", "CONFIG_FILE", "WEIGHTS_FILE", "EQNetMismatch", "load_eqnet",
            "load_weights_into", "pretrained_loader", "save_eqnet"]
@@ -111,8 +112,19 @@ def load_weights_into(model, directory, config=None, label=None):
     return model
 
 
-def load_eqnet(directory, config=None, label=None):
+def load_eqnet(directory, config=None, label=None, precision=None):
     """Builds the EQNet described by ``directory/config.json`` and loads its weights.
+
+    Parameters
+    ----------
+    directory : str | Path
+    config : `None` | dict
+        The stored config, if already read.
+    label : `None` | str
+        Names the model in error messages.
+    precision : `None` (default) | "single" | "double"
+        Real dtype of the LLRs the model returns (weights and computations stay float32;
+        `None`: :attr:`sionna.phy.config.precision`).
 
     Output
     ------
@@ -123,8 +135,9 @@ def load_eqnet(directory, config=None, label=None):
     config = config if config is not None else _read_config(directory, label)
     if config.get("model") != "eqnet":
         raise EQNetMismatch(f"{label} is a {config.get('model')!r} model, not an 'eqnet' model")
+    resolve_precision(precision, owner=label)  # its own error, not "invalid layer config"
     try:
-        model = EQNet(**config["layer"])
+        model = EQNet(**config["layer"], precision=precision)
     except (KeyError, TypeError, ValueError) as err:
         raise EQNetMismatch(f"{label}: invalid layer config ({err})") from None
     return load_weights_into(model, directory, config, label)
@@ -134,10 +147,12 @@ def pretrained_loader(name, config, directory, demapping_method=None, precision=
     """Loader of shipped models of type ``eqnet`` (:mod:`kaq_sionna.registry.pretrained`).
 
     ``demapping_method`` (a parameter of the registry's pretrained entries) does
-    not apply to EQ-Net and is ignored; EQ-Net computes in float32 whatever the
-    ``precision`` (its inputs are cast, links cast its LLRs).
+    not apply to EQ-Net and is ignored. EQ-Net computes in float32 whatever the
+    ``precision`` (its inputs are cast); its LLRs are returned in the precision's real
+    dtype (:class:`EQNet`).
     """
-    del demapping_method, precision
-    return load_eqnet(directory, config=config, label=f"pretrained model {name!r}")
+    del demapping_method
+    return load_eqnet(directory, config=config, label=f"pretrained model {name!r}",
+                      precision=precision)
 
 
