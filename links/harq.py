@@ -11,7 +11,7 @@ from kaq_sionna.harq import (
     NUM_RVS,
     STORAGE_POINTS,
     CircularBufferRateMatcher,
-    SoftBufferStorage,
+    SoftBuffer,
 )
 from kaq_sionna.registry.compressors import resolve_compressor
 from links.interfaces import HARQ_BASE_LINK_MEMBERS
@@ -39,7 +39,7 @@ class HARQLink(Block):
     round (chase combining) through ``base_link.detect_codewords`` (mapper,
     channel, detector; a new channel and noise realisation per round). The
     receiver adds the fresh LLRs to the soft buffer read back from memory
-    (:class:`~kaq_sionna.harq.soft_buffer.SoftBufferStorage`, through the
+    (:class:`~kaq_sionna.harq.soft_buffer.SoftBuffer`, through the
     ``storage`` compressor at ``storage_point``), decodes with Sionna's
     :class:`~sionna.phy.fec.ldpc.LDPC5GDecoder`, and stops the process on
     success; on failure it stores what the round leaves and retransmits,
@@ -179,8 +179,8 @@ class HARQLink(Block):
                                              precision=base_link.precision)
         # storing happens after failed rounds 1..max_tx-1 only
         storage = resolve_compressor(storage, self.num_tx, self.num_bits_per_symbol)
-        self._storage = SoftBufferStorage(self._rm, storage, storage_point,
-                                          max_rounds=max(self._max_tx - 1, 1))
+        self._storage = SoftBuffer(self._rm, storage, storage_point,
+                                   max_rounds=max(self._max_tx - 1, 1))
 
     # ------------------------------------------------------------------ properties
     @property
@@ -210,7 +210,7 @@ class HARQLink(Block):
 
     @property
     def soft_buffer(self):
-        """:class:`~kaq_sionna.harq.soft_buffer.SoftBufferStorage` of the process"""
+        """:class:`~kaq_sionna.harq.soft_buffer.SoftBuffer` of the process"""
         return self._storage
 
     @property

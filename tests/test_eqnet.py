@@ -291,7 +291,10 @@ def test_blockwise_large_mimo(trained):
     assert rec.shape == (5, 8, 2)
     ref = model.decompress(model.compress(tf.reshape(llr, [5, 4, 2, 2])))
     np.testing.assert_array_equal(rec.numpy(), tf.reshape(ref, [5, 8, 2]).numpy())
-    assert big.pack_codes(codes).shape == (5, 4, model.bytes_per_channel_use)
+    # exact packing: 5 x 4 code vectors of latent_dim x bits_per_feature bits, contiguous
+    assert big.pack(codes).shape == (math.ceil(20 * model.bits_per_channel_use / 8),)
+    np.testing.assert_array_equal(big.unpack(big.pack(codes), codes.shape).numpy(),
+                                  codes.numpy())
     with pytest.raises(ValueError, match="multiple"):
         BlockwiseEQNet(model, 7)
 

@@ -10,8 +10,8 @@ import kaq_sionna  # noqa: F401  (imports TensorFlow quietly, before TF itself)
 import tensorflow as tf
 from sionna.phy import config
 
-from kaq_sionna.harq import CircularBufferRateMatcher, SoftBufferStorage
-from kaq_sionna.harq.eqnet_compressor import EQNetRoundStorage
+from kaq_sionna.harq import CircularBufferRateMatcher, SoftBuffer
+from kaq_sionna.harq.eqnet_compressor import EQNetRoundCompressor
 from kaq_sionna.registry import LinkContext, build_detector
 from kaq_sionna.registry import resolve_compressor as resolve_storage
 from kaq_sionna.softbits.eqnet import EQNet
@@ -36,7 +36,7 @@ def _llr(shape, seed=0):
 
 
 def test_layout_is_eqnet_per_channel_use(eqnet):
-    st = EQNetRoundStorage(eqnet)
+    st = EQNetRoundCompressor(eqnet)
     llr = _llr([3, NT, N])
     codes = st.compress(llr)
     assert codes.dtype == tf.uint8 and codes.shape == [3, NT, N // Q * 3]
@@ -53,7 +53,7 @@ def test_layout_is_eqnet_per_channel_use(eqnet):
 
 
 def test_bits_are_exact(eqnet):
-    st = EQNetRoundStorage(eqnet)
+    st = EQNetRoundCompressor(eqnet)
     assert st.bits_per_soft_bit == 6 * 3 * NT / (NT * Q)
     assert int(st.num_stored_bits(N)) == N // Q * 3 * 6
     assert st.code_length(N) * 6 == int(st.num_stored_bits(N))
@@ -63,7 +63,7 @@ def test_bits_are_exact(eqnet):
 
 def test_soft_buffer_rounds_point_with_eqnet(eqnet):
     rm = CircularBufferRateMatcher(K, N, Q)
-    sb = SoftBufferStorage(rm, EQNetRoundStorage(eqnet), "rounds", max_rounds=2)
+    sb = SoftBuffer(rm, EQNetRoundCompressor(eqnet), "rounds", max_rounds=2)
     state = sb.initial_state([2, NT])
     llr = _llr([2, NT, N], 3)
     _, stored = sb.update(state, llr, 0, 0)
@@ -71,16 +71,16 @@ def test_soft_buffer_rounds_point_with_eqnet(eqnet):
     assert np.all(sb.stored_bits(stored).numpy() == N // Q * 3 * 6)
     # what is read back is EQ-Net's reconstruction of the round, at the rv-0 positions
     back = sb.stored_buffer(stored)
-    expected = rm.accumulate(rm.empty_buffer([2, NT]), EQNetRoundStorage(eqnet)(llr), 0)
+    expected = rm.accumulate(rm.empty_buffer([2, NT]), EQNetRoundCompressor(eqnet)(llr), 0)
     np.testing.assert_allclose(back.numpy(), expected.numpy(), atol=1e-5)
     with pytest.raises(ValueError, match="storage_point='rounds'"):
-        SoftBufferStorage(rm, EQNetRoundStorage(eqnet), "buffer")
+        SoftBuffer(rm, EQNetRoundCompressor(eqnet), "buffer")
 
 
 def test_harq_link_stores_whole_channel_uses(eqnet):
     det = build_detector("lmmse", LinkContext(NT, NT, Q))
     link = HARQLink(CodedMIMOLink(det, NT, NT, Q, k=K, n=N), max_transmissions=2,
-                    storage=EQNetRoundStorage(eqnet), storage_point="rounds")
+                    storage=EQNetRoundCompressor(eqnet), storage_point="rounds")
     config.seed = 4
     b, b_hat, st = link.run(8, 3.0)
     failed1 = st["failed"][0].numpy()

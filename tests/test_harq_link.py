@@ -15,7 +15,7 @@ import tensorflow as tf
 from sionna.phy import config
 from sionna.phy.utils import sim_ber
 
-from kaq_sionna.harq import CircularBufferRateMatcher, SoftBufferStorage
+from kaq_sionna.harq import CircularBufferRateMatcher, SoftBuffer
 from kaq_sionna.registry import LinkContext, build_detector, make_compressor
 from kaq_sionna.softbits import UniformLLRQuantizer
 from links import CodedMIMOLink, HARQLink
@@ -50,7 +50,7 @@ def rm():
 
 @pytest.mark.parametrize("bits", [3, 8])
 def test_stored_bits_buffer_point_count_received_positions(rm, bits):
-    sb = SoftBufferStorage(rm, UniformLLRQuantizer(bits, clip=8.0), "buffer")
+    sb = SoftBuffer(rm, UniformLLRQuantizer(bits, clip=8.0), "buffer")
     state = sb.initial_state([3])
     assert sb.stored_bits(state).numpy().tolist() == [0, 0, 0]
     _, state = sb.update(state, _llr([3, N], 0), 0, 0)
@@ -70,13 +70,13 @@ def test_stored_bits_buffer_point_count_received_positions(rm, bits):
 def test_stored_bits_wrap_around_is_the_buffer_length():
     rm_small = CircularBufferRateMatcher(K, 2048, NBPS, bg="bg2")  # E > N_cb - F
     assert rm_small.e > rm_small.buffer_length
-    sb = SoftBufferStorage(rm_small, make_compressor("float16"), "buffer")
+    sb = SoftBuffer(rm_small, make_compressor("float16"), "buffer")
     _, state = sb.update(sb.initial_state([1]), _llr([1, 2048], 0), 0, 0)
     assert int(sb.stored_bits(state)[0]) == rm_small.buffer_length * 16
 
 
 def test_stored_bits_rounds_point(rm):
-    sb = SoftBufferStorage(rm, make_compressor("uniform4"), "rounds", max_rounds=3)
+    sb = SoftBuffer(rm, make_compressor("uniform4"), "rounds", max_rounds=3)
     state = sb.initial_state([2])
     _, state = sb.update(state, _llr([2, N], 0), 0, 0)
     assert sb.stored_bits(state).numpy().tolist() == [N * 4] * 2
@@ -88,7 +88,7 @@ def test_stored_bits_rounds_point(rm):
 
 @pytest.mark.parametrize("point", ["buffer", "rounds"])
 def test_float32_storage_combines_like_the_rate_matcher(rm, point):
-    sb = SoftBufferStorage(rm, make_compressor("float32"), point)
+    sb = SoftBuffer(rm, make_compressor("float32"), point)
     l0, l2 = _llr([2, N], 0), _llr([2, N], 1)
     buf1, state = sb.update(sb.initial_state([2]), l0, 0, 0)
     buf2, _ = sb.update(state, l2, 2, 1)
@@ -99,7 +99,7 @@ def test_float32_storage_combines_like_the_rate_matcher(rm, point):
 
 
 def test_unreceived_positions_read_back_as_zero(rm):
-    sb = SoftBufferStorage(rm, UniformLLRQuantizer(3, clip=8.0), "buffer")
+    sb = SoftBuffer(rm, UniformLLRQuantizer(3, clip=8.0), "buffer")
     _, state = sb.update(sb.initial_state([1]), _llr([1, N], 0), 0, 0)
     back = sb.stored_buffer(state).numpy()[0]
     received = np.zeros(rm.buffer_length, bool)

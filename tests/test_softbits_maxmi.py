@@ -163,7 +163,7 @@ def test_round_trip_codes_dtype_and_shapes(data, fitted, num_bits):
     np.testing.assert_array_equal(q.compress(xq).numpy(), c.numpy())  # idempotent
     all_codes = q.compress(tf.constant(llr, tf.float32)).numpy()
     assert np.unique(all_codes).size == k
-    q64 = MaxMIQuantizer(num_bits, dtype=tf.float64).fit(llr)
+    q64 = MaxMIQuantizer(num_bits, precision="double").fit(llr)
     np.testing.assert_array_equal(q64.decompress(c).numpy(), q.levels[c.numpy()])
 
 

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from kaq_sionna.registry import COMPRESSORS, make_compressor
 from kaq_sionna.softbits import (
-    Float16Storage,
+    Float16Compressor,
     NoCompression,
     UniformLLRQuantizer,
     llr_to_softbit,
@@ -73,7 +73,7 @@ def test_wide_uniform_codes_are_int32():
 def test_float16_error_bound_and_clipping():
     rng = np.random.default_rng(1)
     x = np.concatenate([rng.normal(0, 10, 10000), rng.normal(0, 1e-3, 1000)]).astype(np.float32)
-    comp = Float16Storage()
+    comp = Float16Compressor()
     codes = comp.compress(tf.constant(x))
     assert codes.dtype == tf.float16
     xq = comp.decompress(codes).numpy()

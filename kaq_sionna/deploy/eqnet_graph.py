@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from kaq_sionna.deploy.real_model import input_signature, llr_from_softbits
-from kaq_sionna.softbits.eqnet import EQNet
+from kaq_sionna.softbits.eqnet.model import EQNet
 
 __all__ = ["EQNET_PARTS", "EQNetExportGraph", "float_tanh"]
 

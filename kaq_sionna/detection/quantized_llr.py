@@ -19,7 +19,7 @@ the storage. It is registered as ``"quantized-llr"``
 * ``eqnet_latent``: ``"codebooks"`` (default) stores an EQ-Net's latent with its
   k-means codebooks; ``"unquantized"`` keeps the float latent,
   :math:`g_Q(f_Q(\Lambda))` (the paper's Fig. 5: the cost of the latent
-  dimension alone, :class:`UnquantizedLatent`);
+  dimension alone, :class:`~kaq_sionna.softbits.eqnet.UnquantizedLatent`);
 * ``eqnet_blockwise``: `True` lets an EQ-Net model for :math:`N_t` streams
   quantize a link with a multiple of :math:`N_t` streams by blocks of
   :math:`N_t` rows (:class:`~kaq_sionna.softbits.eqnet.BlockwiseEQNet`; the
@@ -56,7 +56,7 @@ from sionna.phy import Block, config
 from kaq_sionna.channels import FlatFadingMIMOChannel
 from kaq_sionna.core.seeding import derive_seed
 from kaq_sionna.detection.ml import detector_chunk_size
-from kaq_sionna.softbits.scalar import llr_to_softbit, softbit_to_llr
+from kaq_sionna.softbits.eqnet.unquantized import UnquantizedLatent  # re-exported (moved there)
 
 __all__ = ["DEFAULT_FIT_ESNO_DB", "EQNET_LATENT", "QuantizedLLRDetector", "UnquantizedLatent",
            "fit_source_llrs"]
@@ -66,39 +66,6 @@ DEFAULT_FIT_ESNO_DB = [12.0, 15.0, 18.0, 21.0, 24.0, 27.0]
 
 #: How an EQ-Net quantizer stores its latent: k-means codebooks, or the float32 features.
 EQNET_LATENT = ("codebooks", "unquantized")
-
-
-class UnquantizedLatent:
-    r"""An EQ-Net's quantization autoencoder without numerical quantization of the latent:
-    ``compress`` gives the float32 features :math:`f_Q(\Lambda)`, ``decompress`` the LLRs of
-    :math:`g_Q(\mathbf z)` (paper 004, Fig. 5).
-
-    Parameters
-    ----------
-    eqnet : :class:`~kaq_sionna.softbits.eqnet.EQNet`
-
-    Input (compress)
-    ----------------
-    llr : [..., num_tx, num_bits_per_symbol], tf.float32
-
-    Output (compress)
-    -----------------
-    z : [..., latent_dim], tf.float32
-    """
-
-    def __init__(self, eqnet):
-        self.eqnet = eqnet
-
-    @property
-    def bits_per_soft_bit(self):
-        """`float` : 32 bits per latent feature over the soft bits of a channel use"""
-        return 32.0 * self.eqnet.latent_dim / self.eqnet.num_soft_bits
-
-    def compress(self, llr):
-        return self.eqnet.encode(llr_to_softbit(llr))
-
-    def decompress(self, z):
-        return softbit_to_llr(self.eqnet.decode(z), self.eqnet.llr_max)
 
 
 def _run_chunked(fns, y, h, s, chunk):
@@ -178,10 +145,11 @@ class QuantizedLLRDetector(Block):
     ----------
     source : callable
         ``source(y, h, s) -> llr [..., num_tx, num_bits_per_symbol]``.
-    quantizer : compressor
+    quantizer : :class:`~kaq_sionna.softbits.Compressor`
         A scalar compressor (elementwise ``compress`` / ``decompress``; fitted
         if needed) or an :class:`~kaq_sionna.softbits.eqnet.EQNet` with
-        codebooks (``joint=True``).
+        codebooks, a :class:`~kaq_sionna.softbits.eqnet.BlockwiseEQNet` or an
+        :class:`~kaq_sionna.softbits.eqnet.UnquantizedLatent` (``joint=True``).
     joint : bool
         `True` if ``quantizer`` codes ``[..., num_tx, num_bits_per_symbol]``
         matrices (EQ-Net).

@@ -4,7 +4,7 @@ EQ-Net compresses the soft bits of one channel use of all ``N_t`` streams
 jointly (a ``[N_t, Q_m]`` matrix -> ``latent_dim`` codes). In a HARQ link each
 stream carries its own codeword, so the soft buffer holds, per codeword and
 stored round, the ``E`` LLRs of that stream (:mod:`kaq_sionna.harq.soft_buffer`).
-:class:`EQNetRoundStorage` bridges the two:
+:class:`EQNetRoundCompressor` bridges the two:
 
 * ``compress(llr)`` takes the ``[..., N_t, E]`` round LLRs of the ``N_t``
   codewords sent together (streams on axis -2, transmission order on the last
@@ -25,11 +25,18 @@ consistent.
 
 import tensorflow as tf
 
-__all__ = ["EQNetRoundStorage"]
+from kaq_sionna.softbits.packing import pack_bitstream, unpack_bitstream
+
+__all__ = ["EQNetRoundCompressor", "EQNetRoundStorage"]
 
 
-class EQNetRoundStorage:
-    r"""Joint-stream soft-bit storage through a trained :class:`~kaq_sionna.softbits.eqnet.EQNet`.
+class EQNetRoundCompressor:
+    r"""Joint-stream soft-bit compressor through a trained :class:`~kaq_sionna.softbits.eqnet.EQNet`.
+
+    A :class:`~kaq_sionna.softbits.Compressor`: the codes of all codewords (``latent_dim /
+    num_tx`` codes of ``bits_per_feature`` bits per codeword and channel use) pack into one
+    contiguous bit stream (:meth:`pack`) of exactly ``num_stored_bits`` bits before the
+    last byte's padding. LLRs come back in the model's precision (``eqnet.rdtype``).
 
     Parameters
     ----------
@@ -49,7 +56,7 @@ class EQNetRoundStorage:
 
     Output
     ------
-    : codes (``compress``) | [..., num_tx, E], tf.float32 LLRs (``decompress``)
+    : codes (``compress``) | [..., num_tx, E], LLRs in ``eqnet.rdtype`` (``decompress``)
     """
 
     #: the soft bits of all streams of a channel use are coded together
@@ -58,7 +65,7 @@ class EQNetRoundStorage:
 
     def __init__(self, eqnet, name="eqnet"):
         if eqnet.latent_dim % eqnet.num_tx:
-            raise ValueError(f"EQ-Net storage needs latent_dim to be a multiple of num_tx = "
+            raise ValueError(f"EQ-Net round compressor needs latent_dim to be a multiple of num_tx = "
                              f"{eqnet.num_tx}, found latent_dim = {eqnet.latent_dim}")
         eqnet._require_codebook()  # clear error if the model has no codebooks yet
         self.eqnet = eqnet
@@ -99,6 +106,31 @@ class EQNetRoundStorage:
         n = tf.cast(num_soft_bits, tf.int64)
         return n // self.num_bits_per_symbol * (self._share * self.eqnet.bits_per_feature)
 
+    def pack(self, codes):
+        """The codes ``[..., num_tx, L]`` as one contiguous bit stream, ``bits_per_feature``
+        bits per code (layout: :mod:`kaq_sionna.softbits.packing`).
+
+        Input
+        -----
+        codes : [..., num_tx, L], tf.uint8
+            What :meth:`compress` returned.
+
+        Output
+        ------
+        : [ceil(num_codes * bits_per_feature / 8)], tf.uint8
+        """
+        codes = tf.convert_to_tensor(codes)
+        self._check(codes, "codes")
+        return pack_bitstream(codes, self.eqnet.bits_per_feature, self.code_dtype)
+
+    def unpack(self, packed, shape):
+        """Inverse of :meth:`pack`: the codes of ``shape`` ``[..., num_tx, L]``, tf.uint8."""
+        shape = list(shape)
+        if len(shape) < 2 or shape[-2] != self.num_tx:
+            raise ValueError(f"shape must have the {self.num_tx} streams on axis -2, found "
+                             f"{shape}")
+        return unpack_bitstream(packed, self.eqnet.bits_per_feature, shape, self.code_dtype)
+
     def _check(self, x, what):
         if x.shape.rank is not None and x.shape.rank >= 2 and x.shape[-2] is not None \
                 and x.shape[-2] != self.num_tx:
@@ -135,4 +167,8 @@ class EQNetRoundStorage:
         return self.decompress(self.compress(llr))
 
     def __repr__(self):
-        return f"EQNetRoundStorage({self.name}, bits_per_soft_bit={self.bits_per_soft_bit:g})"
+        return (f"EQNetRoundCompressor({self.name}, "
+                f"bits_per_soft_bit={self.bits_per_soft_bit:g})")
+
+
+EQNetRoundStorage = EQNetRoundCompressor  # deprecated alias (old name of EQNetRoundCompressor)

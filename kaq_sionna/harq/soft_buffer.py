@@ -2,10 +2,10 @@ r"""HARQ soft-buffer storage: what a failed round leaves, stored through a compr
 
 A HARQ receiver keeps, between the rounds of a process, the soft information
 of the failed transmissions. This module models that memory explicitly: the
-stored data go through a compressor with the ``compress / decompress /
-bits_per_soft_bit`` interface (:mod:`kaq_sionna.softbits`) and the buffer
-reports exactly how many bits it holds per codeword. Two storage points are
-modelled:
+stored data go through a compressor (:class:`~kaq_sionna.softbits.Compressor`) and
+:class:`SoftBuffer` reports exactly how many bits it holds per codeword (the compressor's
+``num_stored_bits``, which is the size of the codes' memory image ``pack(codes)`` before the
+last byte's padding). Two storage points are modelled:
 
 ``storage_point="buffer"`` (the combined circular buffer, scalar compressors)
     After a failed round, the combined soft buffer of
@@ -33,7 +33,7 @@ modelled:
     (or the compressor's ``num_stored_bits``).
 
 The API is stateless: the stored state is a ``dict`` of tensors that goes in
-and out of :meth:`SoftBufferStorage.update`; nothing is kept in the object.
+and out of :meth:`SoftBuffer.update`; nothing is kept in the object.
 The state holds the codes themselves (what is in memory, e.g. ``uint8``), so
 the bit count is that of the data actually held, not an estimate.
 """
@@ -46,13 +46,13 @@ import tensorflow as tf
 from kaq_sionna.harq.rate_matching import NUM_RVS, CircularBufferRateMatcher
 from kaq_sionna.softbits import NoCompression, check_compressor
 
-__all__ = ["STORAGE_POINTS", "SoftBufferStorage"]
+__all__ = ["STORAGE_POINTS", "SoftBuffer", "SoftBufferStorage"]
 
 STORAGE_POINTS = ("buffer", "rounds")
 """Where the soft buffer stores: the combined circular buffer or each round's LLRs."""
 
 
-class SoftBufferStorage:
+class SoftBuffer:
     r"""Soft-buffer memory of HARQ processes, stored through a compressor.
 
     See the module docstring for the two storage points. One HARQ round is
@@ -316,3 +316,6 @@ class SoftBufferStorage:
                 mask = mask[..., None]
             out[key] = tf.where(mask, new, old)
         return out
+
+
+SoftBufferStorage = SoftBuffer  # deprecated alias (old name of SoftBuffer)

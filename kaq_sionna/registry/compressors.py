@@ -5,15 +5,15 @@ scenarios write in ``[harq] storage`` and in ``quantized-llr``'s ``quantizer``:
 :data:`COMPRESSORS` (``float32``, ``float16``, ``uniform8/6/4/3``, ``maxmi4/3``) and the names
 of shipped EQ-Net models (:func:`eqnet_compressor_names`), which
 :func:`resolve_compressor` wraps for HARQ storage
-(:class:`~kaq_sionna.harq.eqnet_compressor.EQNetRoundStorage`).
+(:class:`~kaq_sionna.harq.eqnet_compressor.EQNetRoundCompressor`).
 """
 
 from kaq_sionna import pretrained
-from kaq_sionna.harq.eqnet_compressor import EQNetRoundStorage
+from kaq_sionna.harq.eqnet_compressor import EQNetRoundCompressor
 from kaq_sionna.registry.pretrained import load_pretrained
 from kaq_sionna.softbits import (
     DEFAULT_UNIFORM_CLIP,
-    Float16Storage,
+    Float16Compressor,
     MaxMIQuantizer,
     NoCompression,
     UniformLLRQuantizer,
@@ -38,7 +38,7 @@ def _maxmi(num_bits):
 
 COMPRESSORS = {
     "float32": NoCompression,
-    "float16": Float16Storage,
+    "float16": Float16Compressor,
     "uniform8": _uniform(8),
     "uniform6": _uniform(6),
     "uniform4": _uniform(4),
@@ -87,7 +87,8 @@ def eqnet_compressor_names():
 
 def resolve_compressor(name, num_tx=None, num_bits_per_symbol=None):
     """A HARQ storage compressor from a name: a key of :data:`COMPRESSORS` or a shipped
-    EQ-Net model's name (wrapped in :class:`~kaq_sionna.harq.eqnet_compressor.EQNetRoundStorage`).
+    EQ-Net model's name (wrapped in
+    :class:`~kaq_sionna.harq.eqnet_compressor.EQNetRoundCompressor`).
 
     Parameters
     ----------
@@ -111,7 +112,7 @@ def resolve_compressor(name, num_tx=None, num_bits_per_symbol=None):
         if value is not None and system.get(key) != value:
             raise ValueError(f"EQ-Net storage {name!r} is for {key} = {system.get(key)}, "
                              f"the link has {key} = {value}")
-    return EQNetRoundStorage(load_pretrained(name), name)
+    return EQNetRoundCompressor(load_pretrained(name), name)
 
 
 # The names these had before the compressors got a registry of their own (deprecated).

@@ -11,7 +11,6 @@ from kaq_sionna.detection.quantized_llr import (
     DEFAULT_FIT_ESNO_DB,
     EQNET_LATENT,
     QuantizedLLRDetector,
-    UnquantizedLatent,
     fit_source_llrs,
 )
 from kaq_sionna.registry.compressors import (
@@ -22,7 +21,7 @@ from kaq_sionna.registry.compressors import (
 from kaq_sionna.registry.detectors import DetectorSpec, build_detector, get_detector_spec
 from kaq_sionna.registry.pretrained import load_pretrained
 from kaq_sionna.softbits import DEFAULT_UNIFORM_CLIP, MaxMIQuantizer, UniformLLRQuantizer
-from kaq_sionna.softbits.eqnet import BlockwiseEQNet
+from kaq_sionna.softbits.eqnet import BlockwiseEQNet, UnquantizedLatent
 
 _SCALAR_PATTERN = re.compile(r"^(uniform|maxmi)([1-8])$")
 

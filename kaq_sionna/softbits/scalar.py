@@ -1,22 +1,25 @@
-r"""Scalar soft-bit (LLR) compressors for soft-buffer storage.
+r"""Scalar soft-bit (LLR) compressors for soft-buffer storage: one code per soft bit.
 
-Every compressor has the interface the HARQ soft buffer
-(:mod:`kaq_sionna.harq.soft_buffer`) and the EQ-Net quantizer share:
+Every compressor implements :class:`~kaq_sionna.softbits.Compressor`:
 
 * ``compress(llr) -> codes``: what is written to memory. Bit-exact: integer
   codes (``uint8`` for up to 8 bits, ``int32`` above) or a ``float16`` /
   ``float32`` array for the floating-point formats;
-* ``decompress(codes) -> llr``: the LLRs reconstructed from memory;
+* ``decompress(codes) -> llr``: the LLRs reconstructed from memory, in the
+  compressor's precision (``precision=None | "single" | "double"``);
 * ``bits_per_soft_bit``: the number of bits one stored soft bit occupies
   (32, 16 or ``b``), and :meth:`ScalarCompressor.num_stored_bits`, the exact
-  integer number of bits ``n`` stored soft bits occupy.
+  integer number of bits ``n`` stored soft bits occupy;
+* ``pack(codes)`` / ``unpack(packed, shape)``: the codes as a contiguous byte
+  stream of exactly :math:`\lceil n b / 8 \rceil` bytes
+  (:mod:`kaq_sionna.softbits.packing`).
 
-``compress`` and ``decompress`` are pure TensorFlow (graph- and XLA-friendly,
-no numpy); :meth:`UniformLLRQuantizer.fit` uses numpy and scipy and runs
+``compress``, ``decompress``, ``pack`` and ``unpack`` are pure TensorFlow (graph- and
+XLA-friendly, no numpy); :meth:`UniformLLRQuantizer.fit` uses numpy and scipy and runs
 eagerly, before a graph is traced.
 
-LLRs follow Sionna's convention :math:`\ln\frac{P(b=1)}{P(b=0)}`; soft bits are
-:math:`\tanh(\mathrm{LLR}/2)` (EQ-Net's :math:`\Lambda`, eq. (3) of paper 004).
+LLRs follow Sionna's convention :math:`\ln\frac{P(b=1)}{P(b=0)}`. The LLR <-> soft-bit
+conversion lives in :mod:`kaq_sionna.softbits.conversion` (re-exported here).
 """
 
 import numbers
@@ -24,12 +27,18 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
+from kaq_sionna.softbits.conversion import llr_to_softbit, softbit_to_llr
+from kaq_sionna.softbits.packing import pack_bitstream, unpack_bitstream
+from kaq_sionna.softbits.precision import resolve_precision
+
 __all__ = [
     "DEFAULT_UNIFORM_CLIP",
+    "Float16Compressor",
     "Float16Storage",
     "NoCompression",
     "ScalarCompressor",
     "UniformLLRQuantizer",
+    # re-exported from kaq_sionna.softbits.conversion (other modules import them from here)
     "llr_to_softbit",
     "softbit_to_llr",
 ]
@@ -37,80 +46,44 @@ __all__ = [
 _FLOAT16_MAX = 65504.0
 
 
-def llr_to_softbit(llr):
-    r"""Soft bit :math:`\Lambda = \tanh(\mathrm{LLR}/2)` (eq. (3) of paper 004).
-
-    With Sionna's sign convention, :math:`\Lambda = P(b=1) - P(b=0)`.
-
-    Input
-    -----
-    llr : [...], tf.float
-        LLRs :math:`\ln\frac{P(b=1)}{P(b=0)}`.
-
-    Output
-    ------
-    : [...], tf.float
-        Soft bits in :math:`[-1, 1]`.
-    """
-    llr = tf.convert_to_tensor(llr)
-    return tf.math.tanh(llr / 2)
-
-
-def softbit_to_llr(softbit, llr_max=20.0):
-    r"""LLR :math:`2\,\mathrm{artanh}(\Lambda)`, clipped to :math:`\pm` ``llr_max``.
-
-    Inverse of :func:`llr_to_softbit`. Soft bits are first clipped to
-    :math:`\pm(1-\epsilon)` (machine epsilon of their dtype) so that
-    :math:`\pm 1` give finite values, then the LLR is clipped to
-    :math:`\pm` ``llr_max`` (20 is the default clipping of Sionna's
-    :class:`~sionna.phy.fec.ldpc.LDPC5GDecoder`).
-
-    Input
-    -----
-    softbit : [...], tf.float
-        Soft bits in :math:`[-1, 1]`.
-    llr_max : float
-        Clipping level of the output.
-
-    Output
-    ------
-    : [...], tf.float
-        LLRs.
-    """
-    softbit = tf.convert_to_tensor(softbit)
-    if not softbit.dtype.is_floating:
-        raise TypeError(f"softbit must be a float tensor, found {softbit.dtype.name}")
-    eps = float(np.finfo(softbit.dtype.as_numpy_dtype).eps)
-    s = tf.clip_by_value(softbit, -1.0 + eps, 1.0 - eps)
-    llr = 2.0 * tf.math.atanh(s)
-    return tf.clip_by_value(llr, -llr_max, llr_max)
-
-
 class ScalarCompressor:
     """Base class of scalar soft-bit compressors (one code per soft bit).
 
-    Subclasses define :meth:`compress`, :meth:`decompress` and
-    :attr:`bits_per_soft_bit`.
+    Subclasses define :meth:`compress`, :meth:`decompress`,
+    :attr:`bits_per_soft_bit` (an integer number of bits) and :attr:`code_dtype`;
+    :meth:`num_stored_bits`, :meth:`pack` and :meth:`unpack` follow from them.
 
     Parameters
     ----------
-    dtype : tf.DType
-        Float dtype of the LLRs returned by :meth:`decompress` (default
-        ``tf.float32``).
+    precision : `None` (default) | "single" | "double"
+        Precision of the LLRs returned by :meth:`decompress` (float32 | float64);
+        `None` uses :attr:`sionna.phy.config.precision`.
+    dtype : `None` | tf.float32 | tf.float64
+        Deprecated: use ``precision`` (``float32`` -> "single", ``float64`` -> "double").
     """
 
     #: `str` : registry-style name of the scheme
     name = "scalar"
 
-    def __init__(self, dtype=tf.float32):
-        dtype = tf.as_dtype(dtype)
-        if not dtype.is_floating:
-            raise TypeError(f"dtype must be a float dtype, found {dtype.name}")
-        self._dtype = dtype
+    def __init__(self, precision=None, dtype=None):
+        # the warning points at the user's call, through a subclass's __init__ if there is one
+        depth = 3 if type(self).__init__ is ScalarCompressor.__init__ else 4
+        self._precision, self._dtype = resolve_precision(precision, dtype, type(self).__name__,
+                                                         stacklevel=depth)
+
+    @property
+    def precision(self):
+        """`str` : "single" | "double", the precision of decompressed LLRs"""
+        return self._precision
+
+    @property
+    def rdtype(self):
+        """`tf.DType` : dtype of decompressed LLRs (float32 | float64)"""
+        return self._dtype
 
     @property
     def dtype(self):
-        """`tf.DType` : dtype of decompressed LLRs"""
+        """`tf.DType` : dtype of decompressed LLRs (same as :attr:`rdtype`)"""
         return self._dtype
 
     @property
@@ -144,6 +117,42 @@ class ScalarCompressor:
                 "it must override num_stored_bits")
         return tf.cast(num_soft_bits, tf.int64) * int(bits)
 
+    @property
+    def bits_per_code(self):
+        """`int` : Bits of one code in memory (:attr:`bits_per_soft_bit`)"""
+        return int(self.bits_per_soft_bit)
+
+    def pack(self, codes):
+        r"""The codes as one contiguous byte stream (layout: :mod:`kaq_sionna.softbits.packing`).
+
+        Input
+        -----
+        codes : [...], :attr:`code_dtype`
+            What :meth:`compress` returned (integer codes may come in any integer dtype).
+
+        Output
+        ------
+        : [ceil(n * bits_per_soft_bit / 8)], tf.uint8
+            ``n`` the number of codes; ``8 * size - num_stored_bits(n)`` is below 8.
+        """
+        return pack_bitstream(codes, self.bits_per_code, self.code_dtype)
+
+    def unpack(self, packed, shape):
+        """Inverse of :meth:`pack`.
+
+        Input
+        -----
+        packed : [ceil(n * bits_per_soft_bit / 8)], tf.uint8
+        shape : list of int
+            Shape of the codes that were packed (``n`` elements).
+
+        Output
+        ------
+        : ``shape``, :attr:`code_dtype`
+            The codes, bit-identical.
+        """
+        return unpack_bitstream(packed, self.bits_per_code, shape, self.code_dtype)
+
     def compress(self, llr):
         """Codes written to memory; see the subclass."""
         raise NotImplementedError
@@ -163,6 +172,13 @@ class ScalarCompressor:
 class NoCompression(ScalarCompressor):
     r"""Full-precision storage: LLRs kept as ``float32`` (32 bits per soft bit).
 
+    Parameters
+    ----------
+    precision : `None` (default) | "single" | "double"
+        Precision of decompressed LLRs (`None`: :attr:`sionna.phy.config.precision`).
+    dtype : `None` | tf.float32 | tf.float64
+        Deprecated: use ``precision``.
+
     Input
     -----
     llr : [...], tf.float
@@ -170,9 +186,9 @@ class NoCompression(ScalarCompressor):
 
     Output
     ------
-    : [...], tf.float32
+    : [...], tf.float32 (``compress``) | :attr:`rdtype` (``decompress``)
         ``compress`` returns the LLRs cast to ``float32``; ``decompress``
-        casts them to :attr:`dtype`.
+        casts them to the precision's dtype.
     """
 
     name = "float32"
@@ -192,13 +208,20 @@ class NoCompression(ScalarCompressor):
         return tf.cast(codes, self._dtype)
 
 
-class Float16Storage(ScalarCompressor):
+class Float16Compressor(ScalarCompressor):
     r"""IEEE half-precision storage (16 bits per soft bit).
 
     LLRs are clipped to the largest finite ``float16`` (65504) and rounded to
     nearest; the relative error is at most :math:`2^{-11}` for
     :math:`|\mathrm{LLR}| \geq 2^{-14}` (normal range) and the absolute error
     at most :math:`2^{-25}` below it.
+
+    Parameters
+    ----------
+    precision : `None` (default) | "single" | "double"
+        Precision of decompressed LLRs (`None`: :attr:`sionna.phy.config.precision`).
+    dtype : `None` | tf.float32 | tf.float64
+        Deprecated: use ``precision``.
 
     Input
     -----
@@ -207,7 +230,7 @@ class Float16Storage(ScalarCompressor):
 
     Output
     ------
-    : [...], tf.float16 (``compress``) | :attr:`dtype` (``decompress``)
+    : [...], tf.float16 (``compress``) | :attr:`rdtype` (``decompress``)
     """
 
     name = "float16"
@@ -255,8 +278,10 @@ class UniformLLRQuantizer(ScalarCompressor):
         :math:`b \leq 8` and ``int32`` otherwise.
     clip : `None` (default) | float
         Clipping level :math:`c > 0`. `None` requires :meth:`fit` before use.
-    dtype : tf.DType
-        dtype of decompressed LLRs.
+    precision : `None` (default) | "single" | "double"
+        Precision of decompressed LLRs (`None`: :attr:`sionna.phy.config.precision`).
+    dtype : `None` | tf.float32 | tf.float64
+        Deprecated: use ``precision``.
 
     Input
     -----
@@ -265,13 +290,13 @@ class UniformLLRQuantizer(ScalarCompressor):
 
     Output
     ------
-    : [...], ``uint8`` | ``int32`` (``compress``) | :attr:`dtype` (``decompress``)
+    : [...], ``uint8`` | ``int32`` (``compress``) | :attr:`rdtype` (``decompress``)
     """
 
     name = "uniform"
 
-    def __init__(self, num_bits, clip=None, dtype=tf.float32):
-        super().__init__(dtype)
+    def __init__(self, num_bits, clip=None, precision=None, dtype=None):
+        super().__init__(precision, dtype)
         if isinstance(num_bits, bool) or not isinstance(num_bits, numbers.Integral):
             raise TypeError(f"num_bits must be an integer, found {num_bits!r}")
         if not 1 <= num_bits <= 16:
@@ -415,3 +440,5 @@ class UniformLLRQuantizer(ScalarCompressor):
 #: 16 is below the LDPC decoder clipping (``llr_max = 20``); use
 #: :meth:`UniformLLRQuantizer.fit` for an MSE-optimal level at an operating point.
 DEFAULT_UNIFORM_CLIP = 16.0
+
+Float16Storage = Float16Compressor  # deprecated alias (old name of Float16Compressor)

@@ -15,12 +15,12 @@ uses three fully connected networks (Fig. 1):
   is processed by :math:`K N_t` parallel networks, one per soft bit, each with
   six hidden layers of width :math:`4 N_t K` (ReLU) and a one-unit ``tanh``
   output; the branches share nothing but their input (implemented as batched
-  matrix products, :class:`BranchedDense`);
+  matrix products, :class:`~.layers.BranchedDense`);
 * the **estimation encoder** :math:`f_E` (eq. (19)-(20)),
   :math:`(\mathbf y, \mathbf H, \sigma_n) \mapsto \hat{\mathbf z}`: one dense
   ReLU layer per input (real and imaginary parts of the flattened ``y`` and
   ``H``, and :math:`\sigma_n = \sqrt{N_0}`), concatenation (early fusion),
-  then residual blocks (:class:`ResidualBlock`, six hidden layers each;
+  then residual blocks (:class:`~.layers.ResidualBlock`, six hidden layers each;
   EQ-Net-L: one block, EQ-Net-P: three, Sect. 3.3) and a linear output layer
   of size ``latent_dim`` (Fig. 2c).
 
@@ -52,45 +52,29 @@ implementation (github.com/utcsilab/eq-net): the width of :math:`f_E` is
 :math:`16 N_t K` by default (``estimation_width``), and a residual block is
 three ReLU layers, each with a ReLU residual branch, followed by three linear
 layers to each of which one branch is added before the ReLU
-(:class:`ResidualBlock`).
+(:class:`~.layers.ResidualBlock`).
 
-The trainer is :mod:`kaq_sionna.training.eqnet_trainer` (two stages, then the
-codebooks). Saved models are ``weights.npz`` + ``config.json`` directories
-(:func:`save_eqnet`, :func:`load_eqnet`); :mod:`kaq_sionna.registry.pretrained` loads
-shipped models of type ``"eqnet"`` with :func:`pretrained_loader`.
+The model is :class:`EQNet` here; its layers are in :mod:`.layers`, its losses in
+:mod:`.losses`, the byte layout of its codes in :mod:`.codes`, the blockwise wrapper in
+:mod:`.blockwise`, saving and loading in :mod:`.model_io`. The trainer is
+:mod:`kaq_sionna.training.eqnet_trainer` (two stages, then the codebooks).
 """
 
-import io
-import json
 import math
-from pathlib import Path
+import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from kaq_sionna.core.atomic_io import atomic_write_bytes, atomic_write_text
-from kaq_sionna.core.errors import PretrainedMismatch
 from kaq_sionna.softbits.codebook import FeatureCodebook
-from kaq_sionna.softbits.scalar import llr_to_softbit, softbit_to_llr
+from kaq_sionna.softbits.conversion import llr_to_softbit, softbit_to_llr
+from kaq_sionna.softbits.eqnet.codes import _check_num_bits, pack_codes, unpack_codes
+from kaq_sionna.softbits.eqnet.layers import BranchedDense, ResidualBlock, _dense
+from kaq_sionna.softbits.packing import pack_bitstream, unpack_bitstream
+from kaq_sionna.softbits.precision import resolve_precision
 
-__all__ = [
-    "VARIANTS",
-    "BlockwiseEQNet",
-    "BranchedDense",
-    "EQNet",
-    "EQNetMismatch",
-    "ESTIMATION_INPUTS",
-    "ResidualBlock",
-    "canonical_name",
-    "feature_loss",
-    "load_eqnet",
-    "pack_codes",
-    "pretrained_loader",
-    "save_eqnet",
-    "softbit_distortion",
-    "unpack_codes",
-]
+__all__ = ["ESTIMATION_INPUTS", "LAYER_DEFAULTS", "VARIANTS", "EQNet", "canonical_name"]
 
 #: Residual blocks of the estimation encoder per variant (Sect. 3.3).
 VARIANTS = {"L": 1, "P": 3}
@@ -98,265 +82,23 @@ VARIANTS = {"L": 1, "P": 3}
 ESTIMATION_INPUTS = ("raw", "lmmse")
 #: Layer-config keys added after models were shipped, with the value older configs imply.
 LAYER_DEFAULTS = {"estimation_inputs": "raw"}
-#: Stabilisation constant of the distortion (eq. (15)).
-DISTORTION_EPSILON = 1e-3
-WEIGHTS_FILE, CONFIG_FILE = "weights.npz", "config.json"
-CODEBOOK_KEY = "codebook_levels"
 
-
-class EQNetMismatch(PretrainedMismatch):
-    """A stored EQ-Net does not match the model it is loaded into (or its own config)."""
-
-
-# ----------------------------------------------------------------------------- losses
-
-def softbit_distortion(target, estimate, epsilon=DISTORTION_EPSILON):
-    r"""Weighted squared error of a soft-bit matrix, eq. (15).
-
-    .. math::
-        L(\tilde\Lambda, \Lambda) = \sum_{i=1}^{N_t}\sum_{k=1}^{K}
-        \frac{(\tilde\Lambda_{i,k} - \Lambda_{i,k})^2}{|\Lambda_{i,k}| + \epsilon}
-
-    Errors on confident soft bits weigh less than errors on uncertain ones;
-    :math:`\epsilon` bounds the weight of soft bits close to 0.
-
-    Input
-    -----
-    target : [..., num_tx, num_bits_per_symbol], tf.float
-        Reference soft bits :math:`\Lambda` (e.g. ML).
-    estimate : [..., num_tx, num_bits_per_symbol], tf.float
-        Reconstructed or estimated soft bits :math:`\tilde\Lambda`.
-    epsilon : float
-        Stabilisation constant (paper: 0.001).
-
-    Output
-    ------
-    : [...], tf.float
-        Distortion of each soft-bit matrix (average over a batch: eq. (18)).
-    """
-    target = tf.convert_to_tensor(target)
-    estimate = tf.cast(estimate, target.dtype)
-    w = 1.0 / (tf.abs(target) + tf.cast(epsilon, target.dtype))
-    return tf.reduce_sum(w * tf.square(estimate - target), axis=[-2, -1])
-
-
-def feature_loss(target, estimate, kind="l1"):
-    r"""Feature loss of the estimation stage: :math:`\lVert f_E(\cdot) - \mathbf z\rVert_1`
-    (eq. (19)), or the squared error (``kind="mse"``, the ablation of Sect. 3.3).
-
-    Input
-    -----
-    target : [..., latent_dim], tf.float
-        Frozen features :math:`\mathbf z = f_Q(\Lambda)`.
-    estimate : [..., latent_dim], tf.float
-        :math:`f_E(\mathbf y, \mathbf H, \sigma_n)`.
-    kind : "l1" | "mse"
-
-    Output
-    ------
-    : [...], tf.float
-        Per-sample loss (sum over the features).
-    """
-    diff = tf.cast(estimate, tf.float32) - tf.cast(target, tf.float32)
-    if kind == "l1":
-        return tf.reduce_sum(tf.abs(diff), axis=-1)
-    if kind == "mse":
-        return tf.reduce_sum(tf.square(diff), axis=-1)
-    raise ValueError(f"kind must be 'l1' or 'mse', found {kind!r}")
-
-
-# ----------------------------------------------------------------------------- layers
-
-def _glorot(seed):
-    return keras.initializers.GlorotUniform(seed=int(seed))
-
-
-def _dense(units, activation, seed, name, input_dim):
-    layer = keras.layers.Dense(units, activation=activation, kernel_initializer=_glorot(seed),
-                               name=name, dtype="float32")
-    layer.build((None, input_dim))
-    return layer
-
-
-class BranchedDense(keras.layers.Layer):
-    r"""``num_branches`` independent dense layers applied in parallel (Fig. 2b).
-
-    Branch ``b`` computes ``activation(x_b @ W_b + c_b)``. It is mathematically
-    ``num_branches`` separate :class:`keras.layers.Dense` layers; one batched
-    matrix product over a branch-major layout is much faster on a CPU than many
-    small products (or an ``einsum`` with broadcasting). Kernels are
-    initialised with Glorot-uniform of each branch's own fan-in and fan-out.
-
-    Parameters
-    ----------
-    num_branches : int
-    input_dim, units : int
-        Per-branch input and output sizes.
-    activation : None | str
-    shared_input : bool
-        If `True`, the input ``[batch, input_dim]`` is fed to every branch (the
-        first layer of :math:`g_Q`); otherwise it is ``[num_branches, batch, input_dim]``.
-    seed : int
-        Initialisation seed.
-
-    Input
-    -----
-    x : [batch, input_dim] (``shared_input``) | [num_branches, batch, input_dim], tf.float32
-
-    Output
-    ------
-    : [num_branches, batch, units], tf.float32
-    """
-
-    def __init__(self, num_branches, input_dim, units, activation=None, shared_input=False,
-                 seed=0, **kwargs):
-        super().__init__(dtype="float32", **kwargs)
-        self.num_branches, self.input_dim, self.units = num_branches, input_dim, units
-        self.shared_input = shared_input
-        self.activation = keras.activations.get(activation)
-        limit = math.sqrt(6.0 / (input_dim + units))
-        self.kernel = self.add_weight(
-            name="kernel", shape=(num_branches, input_dim, units),
-            initializer=keras.initializers.RandomUniform(-limit, limit, seed=int(seed)))
-        self.bias = self.add_weight(name="bias", shape=(num_branches, units),
-                                    initializer="zeros")
-        self.built = True
-
-    def call(self, x):
-        if self.shared_input:
-            x = x[None]  # broadcast over the branches
-        return self.activation(tf.matmul(x, self.kernel) + self.bias[:, None, :])
-
-
-class ResidualBlock(keras.layers.Layer):
-    r"""Residual block of the estimation encoder (Fig. 2c): six hidden layers.
-
-    With :math:`\mathbf a_0` the block input,
-
-    .. math::
-        \mathbf a_i = \mathrm{relu}(\mathbf W_i \mathbf a_{i-1}), \quad
-        \mathbf r_i = \mathrm{relu}(\mathbf S_i \mathbf a_i), \quad i = 1, 2, 3;
-        \qquad
-        \mathbf e_0 = \mathbf a_3, \quad
-        \mathbf e_j = \mathrm{relu}(\mathbf P_j \mathbf e_{j-1} + \mathbf r_j), \quad j = 1, 2, 3
-
-    (biases omitted): three ReLU layers, each with a residual branch, then
-    three linear layers each joined by one branch before the ReLU. All layers
-    have ``width`` units.
-
-    Parameters
-    ----------
-    input_dim, width : int
-    seed : int
-    name : str
-
-    Input
-    -----
-    x : [..., input_dim], tf.float32
-
-    Output
-    ------
-    : [..., width], tf.float32
-    """
-
-    def __init__(self, input_dim, width, seed=0, **kwargs):
-        super().__init__(dtype="float32", **kwargs)
-        n = self.name
-        self.pre = [_dense(width, "relu", seed + i, f"{n}_pre{i}", input_dim if i == 0 else width)
-                    for i in range(3)]
-        self.skip = [_dense(width, "relu", seed + 3 + i, f"{n}_skip{i}", width)
-                     for i in range(3)]
-        self.post = [_dense(width, None, seed + 6 + i, f"{n}_post{i}", width) for i in range(3)]
-        self.built = True
-
-    def call(self, x):
-        branches = []
-        for pre, skip in zip(self.pre, self.skip, strict=True):
-            x = pre(x)
-            branches.append(skip(x))
-        for post, r in zip(self.post, branches, strict=True):
-            # tf.maximum, not tf.nn.relu: grappler would fuse MatMul+BiasAdd+Add+Relu into
-            # an op without a CPU kernel (a warning per trace, then the unfused graph)
-            x = tf.maximum(post(x) + r, 0.0)
-        return x
-
-
-# ----------------------------------------------------------------------------- packing
-
-def _check_num_bits(num_bits):
-    if isinstance(num_bits, bool) or not isinstance(num_bits, (int, np.integer)) \
-            or not 1 <= num_bits <= 8:
-        raise ValueError(f"bits per feature must be an integer in 1..8, found {num_bits!r}")
-
-
-def pack_codes(codes, num_bits):
-    r"""Packs integer codes into bytes: ``ceil(num_bits * F / 8)`` bytes per code vector.
-
-    Layout of one code vector ``codes[..., 0:F]`` (one channel use): the codes
-    are written in feature order, each as ``num_bits`` bits, most significant
-    bit first; the resulting ``num_bits * F``-bit string fills the bytes from
-    the most significant bit of byte 0 onwards, and the unused low bits of the
-    last byte are 0. Example (``num_bits = 6``, ``F = 6``): 36 bits in 5 bytes,
-    the last 4 bits zero.
-
-    Parameters
-    ----------
-    codes : array_like, [..., F], integer in ``[0, 2**num_bits)``
-    num_bits : int, 1..8
-
-    Output
-    ------
-    : np.ndarray, [..., ceil(num_bits * F / 8)], uint8
-    """
-    _check_num_bits(num_bits)
-    codes = np.asarray(codes)
-    if codes.size and (codes.min() < 0 or codes.max() >= 2 ** num_bits):
-        raise ValueError(f"codes must be in [0, {2 ** num_bits}), found values in "
-                         f"[{codes.min()}, {codes.max()}]")
-    bits = np.unpackbits(codes.astype(np.uint8)[..., None], axis=-1)[..., 8 - num_bits:]
-    bits = bits.reshape(codes.shape[:-1] + (codes.shape[-1] * num_bits,))
-    return np.packbits(bits, axis=-1)  # pads the last byte with zeros
-
-
-def unpack_codes(packed, num_bits, num_features):
-    """Inverse of :func:`pack_codes`.
-
-    Parameters
-    ----------
-    packed : array_like, [..., ceil(num_bits * num_features / 8)], uint8
-    num_bits : int, 1..8
-    num_features : int
-
-    Output
-    ------
-    : np.ndarray, [..., num_features], uint8
-    """
-    _check_num_bits(num_bits)
-    packed = np.asarray(packed, np.uint8)
-    nbytes = math.ceil(num_bits * num_features / 8)
-    if packed.shape[-1:] != (nbytes,):
-        raise ValueError(f"packed codes must have {nbytes} bytes in the last axis "
-                         f"({num_features} features x {num_bits} bits), found shape "
-                         f"{packed.shape}")
-    bits = np.unpackbits(packed, axis=-1)[..., :num_bits * num_features]
-    bits = bits.reshape(packed.shape[:-1] + (num_features, num_bits))
-    weights = (1 << np.arange(num_bits - 1, -1, -1)).astype(np.uint8)
-    return (bits * weights).sum(-1, dtype=np.uint8)
-
-
-# ----------------------------------------------------------------------------- model
 
 class EQNet(keras.layers.Layer):
     r"""EQ-Net soft-bit estimator and quantizer (paper 004, Sect. 2.6, Figs. 1-2).
 
-    See the module docstring for the architecture. All computations are
-    float32. Weights are created at construction (deterministically from
-    ``seed``); the codebooks of the quantization mode are learned after
-    training (:meth:`fit_codebooks`) or loaded with the model.
+    See the module docstring for the architecture. Weights and all computations are
+    float32 whatever the ``precision``; the LLRs it returns (:meth:`estimate`,
+    :meth:`decompress`, :meth:`reconstruct`) are cast to the precision's real dtype.
+    Weights are created at construction (deterministically from ``seed``); the codebooks
+    of the quantization mode are learned after training (:meth:`fit_codebooks`) or loaded
+    with the model.
 
     Calling the layer as ``det(y, h, s)`` runs :meth:`estimate`, so an EQNet
     is a Sionna-style MIMO detector with LLR output (usable in
-    ``links.CodedMIMOLink`` and the detector registry).
+    ``links.CodedMIMOLink`` and the detector registry). In quantization mode it is a
+    :class:`~kaq_sionna.softbits.Compressor` (:meth:`compress`, :meth:`decompress`,
+    :meth:`num_stored_bits`, :meth:`pack`, :meth:`unpack`).
 
     Parameters
     ----------
@@ -389,6 +131,10 @@ class EQNet(keras.layers.Layer):
         Clipping of the output LLRs (:func:`~kaq_sionna.softbits.scalar.softbit_to_llr`).
     seed : int
         Weight initialisation seed.
+    precision : `None` (default) | "single" | "double"
+        Real dtype of the LLRs returned (float32 | float64); `None` uses
+        :attr:`sionna.phy.config.precision`. Not part of the stored structure
+        (:meth:`get_config`).
 
     Input
     -----
@@ -402,14 +148,16 @@ class EQNet(keras.layers.Layer):
 
     Output
     ------
-    llr : [..., num_tx, num_bits_per_symbol], tf.float32
+    llr : [..., num_tx, num_bits_per_symbol], :attr:`rdtype`
         LLRs :math:`\ln\frac{P(b=1)}{P(b=0)} = 2\,\mathrm{artanh}(\tilde\Lambda)`.
     """
 
     def __init__(self, num_tx, num_rx, num_bits_per_symbol, latent_dim=None, variant="L",
                  bits_per_feature=6, hidden_width=None, estimation_width=None, num_hidden=6,
-                 noise_sigma=1e-3, llr_max=20.0, seed=0, estimation_inputs="raw", **kwargs):
+                 noise_sigma=1e-3, llr_max=20.0, seed=0, estimation_inputs="raw",
+                 precision=None, **kwargs):
         super().__init__(dtype="float32", autocast=False, **kwargs)
+        self._precision, self._rdtype = resolve_precision(precision, owner="EQNet")
         for key, value in (("num_tx", num_tx), ("num_rx", num_rx),
                            ("num_bits_per_symbol", num_bits_per_symbol),
                            ("num_hidden", num_hidden), ("seed", seed)):
@@ -499,6 +247,16 @@ class EQNet(keras.layers.Layer):
                 out.append((f"{layer.name}/{v.name}", v))
         return out
 
+    @property
+    def precision(self):
+        """`str` : "single" | "double", the precision of the LLRs returned"""
+        return self._precision
+
+    @property
+    def rdtype(self):
+        """`tf.DType` : dtype of the LLRs returned (float32 | float64)"""
+        return self._rdtype
+
     # ------------------------------------------------------------------ sizes
     @property
     def num_soft_bits(self):
@@ -512,7 +270,8 @@ class EQNet(keras.layers.Layer):
 
     @property
     def bytes_per_channel_use(self):
-        """`int` : Bytes per channel use after :meth:`pack_codes` (bits rounded up)"""
+        """`int` : Bytes per channel use in the row-aligned layout of :meth:`pack_codes`
+        (bits rounded up; the exact memory image is :meth:`pack`)"""
         return math.ceil(self.bits_per_channel_use / 8)
 
     @property
@@ -530,7 +289,8 @@ class EQNet(keras.layers.Layer):
 
         Soft bits are stored per channel use (``num_tx * num_bits_per_symbol``
         of them) as :attr:`bits_per_channel_use` bits; a partial matrix still
-        costs a whole code vector.
+        costs a whole code vector. It is the size in bits of :meth:`pack` of the codes,
+        before the last byte is padded.
 
         Input
         -----
@@ -635,17 +395,20 @@ class EQNet(keras.layers.Layer):
         return self.decode(self.estimate_features(y, h, s))
 
     def estimate(self, y, h, s):
-        """Estimation mode: LLRs ``[..., num_tx, num_bits_per_symbol]`` (see the class)."""
-        return softbit_to_llr(self.estimate_softbits(y, h, s), self.llr_max)
+        """Estimation mode: LLRs ``[..., num_tx, num_bits_per_symbol]``, :attr:`rdtype`
+        (see the class)."""
+        return tf.cast(softbit_to_llr(self.estimate_softbits(y, h, s), self.llr_max),
+                       self._rdtype)
 
     def call(self, y, h, s, training=None):
         del training  # no layer behaves differently in training
         return self.estimate(y, h, s)
 
     def reconstruct(self, llr):
-        r"""Quantization path without numerical quantization: :math:`g_Q(f_Q(\Lambda))` as LLRs."""
-        return softbit_to_llr(self.decode(self.encode(llr_to_softbit(
-            tf.cast(llr, tf.float32)))), self.llr_max)
+        r"""Quantization path without numerical quantization: :math:`g_Q(f_Q(\Lambda))` as
+        LLRs (:attr:`rdtype`)."""
+        return tf.cast(softbit_to_llr(self.decode(self.encode(llr_to_softbit(
+            tf.cast(llr, tf.float32)))), self.llr_max), self._rdtype)
 
     # ------------------------------------------------------------------ quantization mode
     def set_codebook(self, codebook):
@@ -727,104 +490,74 @@ class EQNet(keras.layers.Layer):
 
         Output
         ------
-        llr : [..., num_tx, num_bits_per_symbol], tf.float32
+        llr : [..., num_tx, num_bits_per_symbol], :attr:`rdtype`
         """
         cb = self._require_codebook()
         codes = tf.convert_to_tensor(codes)
-        if codes.shape.rank is not None and codes.shape[-1] not in (None, self.latent_dim):
-            raise ValueError(f"codes must have shape [..., {self.latent_dim}], found "
-                             f"{codes.shape}")
-        return softbit_to_llr(self.decode(cb.decode(codes)), self.llr_max)
+        self._check_codes(codes, "codes")
+        return tf.cast(softbit_to_llr(self.decode(cb.decode(codes)), self.llr_max),
+                       self._rdtype)
+
+    def _check_codes(self, codes, what):
+        if codes.shape.rank is not None and (codes.shape.rank < 1 or codes.shape[-1] not in
+                                             (None, self.latent_dim)):
+            raise ValueError(f"{what} must have shape [..., {self.latent_dim}] (latent_dim), "
+                             f"found {codes.shape}")
+
+    def pack(self, codes):
+        r"""The codes as one contiguous bit stream: exactly :attr:`bits_per_channel_use` bits
+        per channel use, only the last byte padded (layout: :mod:`kaq_sionna.softbits.packing`).
+
+        Input
+        -----
+        codes : [..., latent_dim], tf.uint8 | tf.int
+            What :meth:`compress` returned, ``C`` channel uses.
+
+        Output
+        ------
+        : [ceil(C * bits_per_channel_use / 8)], tf.uint8
+            ``C * bits_per_channel_use = num_stored_bits(C * num_soft_bits)`` bits before padding.
+        """
+        codes = tf.convert_to_tensor(codes)
+        self._check_codes(codes, "codes")
+        return pack_bitstream(codes, self.bits_per_feature, self.code_dtype)
+
+    def unpack(self, packed, shape):
+        """Inverse of :meth:`pack`.
+
+        Input
+        -----
+        packed : [ceil(C * bits_per_channel_use / 8)], tf.uint8
+        shape : list of int
+            Shape ``[..., latent_dim]`` of the codes that were packed.
+
+        Output
+        ------
+        : ``shape``, tf.uint8
+            The codes, bit-identical.
+        """
+        shape = list(shape)
+        if not shape or shape[-1] != self.latent_dim:
+            raise ValueError(f"shape must be [..., {self.latent_dim}] (latent_dim), found "
+                             f"{shape}")
+        return unpack_bitstream(packed, self.bits_per_feature, shape, self.code_dtype)
 
     def pack_codes(self, codes):
-        """Packs codes ``[..., latent_dim]`` into bytes ``[..., bytes_per_channel_use]``
-        (layout: :func:`pack_codes`; numpy, eager)."""
+        """Deprecated: row-aligned bytes ``[..., bytes_per_channel_use]`` (layout:
+        :func:`~kaq_sionna.softbits.eqnet.codes.pack_codes`; numpy, eager). Every channel
+        use is rounded up to whole bytes; the exact memory image is :meth:`pack`."""
+        warnings.warn("EQNet.pack_codes rounds every channel use up to whole bytes and is "
+                      "deprecated; use EQNet.pack (contiguous, exact)", DeprecationWarning,
+                      stacklevel=2)
         return pack_codes(np.asarray(codes), self.bits_per_feature)
 
     def unpack_codes(self, packed):
-        """Inverse of :meth:`pack_codes`: ``uint8`` codes ``[..., latent_dim]``."""
+        """Deprecated: inverse of :meth:`pack_codes`, ``uint8`` codes ``[..., latent_dim]``."""
+        warnings.warn("EQNet.unpack_codes is deprecated; use EQNet.unpack", DeprecationWarning,
+                      stacklevel=2)
         return unpack_codes(packed, self.bits_per_feature, self.latent_dim)
 
 
-class BlockwiseEQNet:
-    r"""Quantizes soft-bit matrices of ``M`` streams by blocks of ``N_t`` rows (Sect. 3.5).
-
-    A model trained for ``N_t`` streams (e.g. 16) compresses the soft bits of a
-    larger system (32 or 64 streams) by splitting each ``[M, K]`` matrix into
-    ``M / N_t`` consecutive row blocks and compressing each one independently
-    (paper 004, Fig. 10c-d). Same ``compress / decompress / bits_per_soft_bit``
-    interface as :class:`EQNet`.
-
-    Parameters
-    ----------
-    model : :class:`EQNet`
-        A model with trained codebooks.
-    num_streams : int
-        ``M``, a multiple of ``model.num_tx``.
-
-    Input
-    -----
-    ``compress``: llr : [..., num_streams, num_bits_per_symbol], tf.float
-    ``decompress``: codes : [..., num_streams / num_tx, latent_dim], tf.uint8
-
-    Output
-    ------
-    ``compress``: [..., num_streams / num_tx, latent_dim], tf.uint8
-    ``decompress``: [..., num_streams, num_bits_per_symbol], tf.float32
-    """
-
-    def __init__(self, model, num_streams):
-        if num_streams % model.num_tx:
-            raise ValueError(f"num_streams={num_streams} must be a multiple of the model's "
-                             f"num_tx={model.num_tx}")
-        self.model = model
-        self.num_streams = int(num_streams)
-        self.num_blocks = self.num_streams // model.num_tx
-
-    @property
-    def bits_per_soft_bit(self):
-        """`float` : As the model's"""
-        return self.model.bits_per_soft_bit
-
-    @property
-    def bits_per_channel_use(self):
-        """`int` : ``num_blocks * model.bits_per_channel_use``"""
-        return self.num_blocks * self.model.bits_per_channel_use
-
-    @property
-    def code_dtype(self):
-        return tf.uint8
-
-    def num_stored_bits(self, num_soft_bits):
-        """Exact number of stored bits (see :meth:`EQNet.num_stored_bits`)."""
-        return self.model.num_stored_bits(num_soft_bits)
-
-    def compress(self, llr):
-        m = self.model
-        llr = tf.convert_to_tensor(llr)
-        if llr.shape.rank is not None and tuple(llr.shape[-2:]) != (self.num_streams,
-                                                                     m.num_bits_per_symbol):
-            raise ValueError(f"llr must have shape [..., {self.num_streams}, "
-                             f"{m.num_bits_per_symbol}], found {llr.shape}")
-        shape = tf.concat([tf.shape(llr)[:-2], [self.num_blocks, m.num_tx,
-                                                m.num_bits_per_symbol]], 0)
-        return m.compress(tf.reshape(llr, shape))
-
-    def decompress(self, codes):
-        m = self.model
-        llr = m.decompress(codes)  # [..., blocks, N_t, K]
-        shape = tf.concat([tf.shape(llr)[:-3], [self.num_streams, m.num_bits_per_symbol]], 0)
-        return tf.reshape(llr, shape)
-
-    def pack_codes(self, codes):
-        """Bytes ``[..., num_blocks, bytes_per_channel_use]`` (layout: :func:`pack_codes`)."""
-        return self.model.pack_codes(codes)
-
-    def unpack_codes(self, packed):
-        return self.model.unpack_codes(packed)
-
-
-# ----------------------------------------------------------------------------- storage
 
 def canonical_name(variant, num_tx, num_rx, num_bits_per_symbol, latent_dim=None,
                    single_stage=False, estimation_inputs="raw"):
@@ -841,118 +574,4 @@ def canonical_name(variant, num_tx, num_rx, num_bits_per_symbol, latent_dim=None
         mode += "single"
     suffix = "" if estimation_inputs == "raw" else f"-{estimation_inputs}-inputs"
     return f"eqnet-{mode}-{num_tx}x{num_rx}-{2 ** num_bits_per_symbol}qam{suffix}"
-
-
-def save_eqnet(model, directory, meta=None):
-    """Writes ``weights.npz`` then ``config.json`` (each atomically) to ``directory``.
-
-    ``weights.npz`` holds the variables (``w000``, ... in
-    :meth:`EQNet.named_variables` order), their stable names (``names``) and,
-    if trained, the sorted codebook levels (``codebook_levels``,
-    ``[latent_dim, 2**bits_per_feature]``); it loads with ``allow_pickle=False``.
-    ``config.json`` holds ``model = "eqnet"``, ``layer`` (:meth:`EQNet.get_config`),
-    ``codebooks`` (bool), ``system`` and everything in ``meta``.
-
-    Output
-    ------
-    : dict, the config written
-    """
-    directory = Path(directory)
-    named = model.named_variables()
-    arrays = {f"w{i:03d}": v.numpy() for i, (_, v) in enumerate(named)}
-    arrays["names"] = np.array([n for n, _ in named])
-    if model.codebook is not None:
-        arrays[CODEBOOK_KEY] = model.codebook.levels
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    atomic_write_bytes(directory / WEIGHTS_FILE, buf.getvalue())
-    config = {"model": "eqnet", "layer": model.get_config(),
-              "codebooks": model.codebook is not None,
-              "system": {"num_tx": model.num_tx, "num_rx": model.num_rx,
-                         "num_bits_per_symbol": model.num_bits_per_symbol}}
-    config.update(meta or {})
-    config["layer"] = model.get_config()  # meta cannot override the structure
-    atomic_write_text(directory / CONFIG_FILE, json.dumps(config, indent=2) + "\n")
-    return config
-
-
-def _read_config(directory, label):
-    path = Path(directory) / CONFIG_FILE
-    if not path.is_file():
-        raise EQNetMismatch(f"{label}: no {CONFIG_FILE} in {directory}")
-    return json.loads(path.read_text())
-
-
-def load_weights_into(model, directory, config=None, label=None):
-    """Loads a saved EQ-Net into an existing :class:`EQNet` after checking it matches.
-
-    The stored ``layer`` config must equal ``model.get_config()`` (every key:
-    sizes, variant, bits per feature, ...); then every stored variable's name and
-    shape is checked. Codebooks are attached if stored.
-
-    Raises
-    ------
-    EQNetMismatch
-        Naming every differing key (stored value vs model value).
-    """
-    directory = Path(directory)
-    label = label or f"EQ-Net model at {directory}"
-    config = config if config is not None else _read_config(directory, label)
-    if config.get("model") != "eqnet":
-        raise EQNetMismatch(f"{label} is a {config.get('model')!r} model, not an 'eqnet' model")
-    stored, ours = config.get("layer", {}), model.get_config()
-    stored = {**LAYER_DEFAULTS, **stored}
-    diff = [f"{k}: stored model has {stored.get(k)!r}, this EQNet has {ours[k]!r}"
-            for k in ours if stored.get(k) != ours[k]]
-    if diff:
-        raise EQNetMismatch(f"{label} does not match this EQNet ({'; '.join(diff)})")
-    with np.load(directory / WEIGHTS_FILE, allow_pickle=False) as data:
-        names = [str(n) for n in data["names"]]
-        values = [data[f"w{i:03d}"] for i in range(len(names))]
-        levels = data[CODEBOOK_KEY] if CODEBOOK_KEY in data.files else None
-    named = model.named_variables()
-    if len(named) != len(names):
-        raise EQNetMismatch(f"{label}: {WEIGHTS_FILE} holds {len(names)} variables, the "
-                            f"EQNet built from its config has {len(named)}")
-    for (name, v), sname, value in zip(named, names, values, strict=True):
-        if name != sname or tuple(v.shape) != value.shape:
-            raise EQNetMismatch(f"{label}: stored variable {sname!r} {value.shape} does not "
-                                f"match {name!r} {tuple(v.shape)}")
-    for (_, v), value in zip(named, values, strict=True):
-        v.assign(value)
-    model.codebook = None
-    if levels is not None:
-        model.set_codebook(FeatureCodebook(levels))
-    return model
-
-
-def load_eqnet(directory, config=None, label=None):
-    """Builds the EQNet described by ``directory/config.json`` and loads its weights.
-
-    Output
-    ------
-    : :class:`EQNet`, with codebooks if they were trained
-    """
-    directory = Path(directory)
-    label = label or f"EQ-Net model at {directory}"
-    config = config if config is not None else _read_config(directory, label)
-    if config.get("model") != "eqnet":
-        raise EQNetMismatch(f"{label} is a {config.get('model')!r} model, not an 'eqnet' model")
-    try:
-        model = EQNet(**config["layer"])
-    except (KeyError, TypeError, ValueError) as err:
-        raise EQNetMismatch(f"{label}: invalid layer config ({err})") from None
-    return load_weights_into(model, directory, config, label)
-
-
-def pretrained_loader(name, config, directory, demapping_method=None, precision=None):
-    """Loader of shipped models of type ``eqnet`` (:mod:`kaq_sionna.registry.pretrained`).
-
-    ``demapping_method`` (a parameter of the registry's pretrained entries) does
-    not apply to EQ-Net and is ignored; EQ-Net computes in float32 whatever the
-    ``precision`` (its inputs are cast, links cast its LLRs).
-    """
-    del demapping_method, precision
-    return load_eqnet(directory, config=config, label=f"pretrained model {name!r}")
-
 
