@@ -63,7 +63,7 @@ def main(argv=None):
             rec = llr_to_softbit(model.decompress(model.compress(llr)))
             a, b = sb.numpy().reshape(len(sb), -1), rec.numpy().reshape(len(sb), -1)
             corr = [float(np.corrcoef(a[:, j], b[:, j])[0, 1]) for j in range(a.shape[1])]
-            worst = [{"stream": j // nbps, "bit": j % nbps, "correlation": corr[j]}
+            worst = [{"stream": int(j) // nbps, "bit": int(j) % nbps, "correlation": corr[j]}
                      for j in np.argsort(corr)[:3]]
             rows.append({
                 "source": source, "esno_db": esno,
