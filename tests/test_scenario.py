@@ -118,3 +118,65 @@ def test_committed_results_match_their_scenarios(root):
 def test_later_keys_count_in_the_fingerprint_away_from_their_defaults():
     base = parse_scenario(BASE, "x.toml").fingerprint
     assert parse_scenario(_with(("link", "layer_mapping"), "cyclic"), "x.toml").fingerprint != base
+
+
+def _with_axis(axis, **link):
+    data = copy.deepcopy(BASE)
+    data["sweep"]["link_axis"] = axis
+    data["link"].update(link)
+    for key in axis:
+        if link.get(key, _DELETE) is _DELETE:
+            data["link"].pop(key, None)
+    return data
+
+
+def test_link_axis_gives_one_curve_per_detector_and_value():
+    sc = parse_scenario(_with_axis({"csi_error_var": [0, 0.01]}), "x.toml")
+    assert sc.link_axis == ("csi_error_var", [0.0, 0.01])
+    assert "csi_error_var" not in sc.link  # the axis gives its values
+    assert [r.label for r in sc.runs] == [
+        "lmmse, csi_error_var=0", "lmmse, csi_error_var=0.01",
+        "kbest, csi_error_var=0", "kbest, csi_error_var=0.01"]
+    # each value reuses the seeds (index) of its detector's curve
+    assert [r.index for r in sc.runs] == [0, 0, 1, 1]
+    assert sc.link_params(sc.runs[1])["csi_error_var"] == 0.01
+    assert sc.as_dict()["sweep"]["link_axis"] == {"csi_error_var": [0.0, 0.01]}
+    assert sc.fingerprint != parse_scenario(BASE, "x.toml").fingerprint
+
+
+def test_a_scenario_without_link_axis_keeps_its_curves():
+    """No axis: one curve per detector, seeded by its position, as before the key existed
+    (its fingerprint is checked by test_committed_results_match_their_scenarios)."""
+    sc = parse_scenario(BASE, "x.toml")
+    assert sc.sweep["link_axis"] == {} and sc.link_axis is None
+    assert [(r.label, r.index, r.axis) for r in sc.runs] == [("lmmse", 0, None),
+                                                             ("kbest", 1, None)]
+
+
+@pytest.mark.parametrize("axis, link, key, expected, found", [
+    ({"antennas": [1, 2]}, {}, "[sweep.link_axis] antennas", "a parameter of the 'coded_mimo'",
+     "unknown key 'antennas'"),
+    ({"num_tx": [1, 2]}, {"num_tx": 2}, "[sweep.link_axis] num_tx", "one system size", "'num_tx'"),
+    ({"csi_error_var": [0.0]}, {"csi_error_var": 0.0}, "[sweep.link_axis] csi_error_var",
+     "in one place only", "[link] csi_error_var = 0.0 as well"),
+    ({"csi_error_var": [0.0, -0.1]}, {}, "[sweep.link_axis] csi_error_var value #2",
+     "a number >= 0.0", "-0.1"),
+    ({"csi_error_var": []}, {}, "[sweep.link_axis] csi_error_var", "a non-empty list", "[]"),
+    ({"csi_error_var": 0.1}, {}, "[sweep.link_axis] csi_error_var", "a non-empty list", "0.1"),
+    ({"csi_error_var": [0.1, 0.1]}, {}, "value #2", "differ", "0.1 twice"),
+    ({"csi_error_var": [0.1], "tx_corr": [0.5]}, {}, "[sweep.link_axis]", "exactly one",
+     "2 keys (csi_error_var, tx_corr)"),
+    ({"channel": ["rayleigh", "rician"]}, {}, "[sweep.link_axis] channel value #2",
+     "one of 'rayleigh', 'kronecker'", "'rician'"),
+    ({"k": [64, 200]}, {}, "[sweep.link_axis] k value #2", "< n = 128", "200"),
+    ({"n": [128, 60]}, {}, "[sweep.link_axis] n value #2 (60, checked as [link] k)",
+     "< n = 60", "64"),
+    ({"channel": ["rayleigh"]}, {"k": 100, "n": 98}, "[link] k", "< n = 98", "100"),
+])
+def test_link_axis_errors_name_key_expectation_and_finding(axis, link, key, expected, found):
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(_with_axis(axis, **link), "bad.toml")
+    msg = str(info.value)
+    assert msg.startswith("bad.toml: ")
+    for part in (key, expected, found):
+        assert part in msg, f"{part!r} not in {msg!r}"

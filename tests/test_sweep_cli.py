@@ -9,7 +9,7 @@ import pytest
 from kaq_sionna.app.cli import main
 from kaq_sionna.app.results import CURVE_FIELDS, SCHEMA_VERSION, load_results, validate_results
 from kaq_sionna.app.scenario import load_scenario
-from kaq_sionna.app.sweep import ResumeConflict, run_sweep
+from kaq_sionna.app.sweep import ResumeConflict, run_sweep, summary_table
 
 TINY = """
 [scenario]
@@ -179,3 +179,36 @@ def test_bench_link_writes_json_and_rejects_bad_modes(tmp_path, capsys):
     assert row["ratio"] == pytest.approx(row["link_mbps"] / row["plain_mbps"])
     assert main(["bench", "link", "--modes", "graph,turbo"]) == 2
     assert "turbo" in capsys.readouterr().err
+
+
+def test_link_axis_curves_equal_runs_with_the_value_in_link(tmp_path):
+    """A [sweep.link_axis] curve reuses its detector's seeds: it equals the curve of the same
+    scenario with [link] <key> = value. results.json, CSV and summary table name the value."""
+    axis_toml = TINY.replace("snr_db = [-4.0, 0.0, 4.0]", "snr_db = [0.0]").replace(
+        "[[detector]]", "[sweep.link_axis]\ncsi_error_var = [0.0, 0.1]\n\n[[detector]]", 1)
+    path = tmp_path / "axis.toml"
+    path.write_text(axis_toml)
+    doc = run_sweep(load_scenario(path), tmp_path / "axis")
+    assert [c["label"] for c in doc["curves"]] == [
+        "lmmse, csi_error_var=0", "lmmse, csi_error_var=0.1",
+        "zf, csi_error_var=0", "zf, csi_error_var=0.1"]
+    assert doc["curves"][1]["link_axis"] == {"name": "csi_error_var", "value": 0.1}
+    assert doc["curves"][1]["series"] == "lmmse"
+    for value in (0.0, 0.1):
+        plain = tmp_path / f"plain{value}.toml"
+        plain.write_text(axis_toml.replace("[sweep.link_axis]\ncsi_error_var = [0.0, 0.1]\n",
+                                           "").replace(
+            "n = 128\n", f"n = 128\ncsi_error_var = {value}\n"))
+        ref = run_sweep(load_scenario(plain), tmp_path / f"plain{value}")
+        for curve in ref["curves"]:
+            twin = next(c for c in doc["curves"]
+                        if c["series"] == curve["label"] and c["link_axis"]["value"] == value)
+            for key in ("bit_errors", "num_bits", "block_errors", "num_blocks"):
+                assert twin[key] == curve[key], (value, curve["label"], key)
+    header, first = (tmp_path / "axis" / "results.csv").read_text().splitlines()[:2]
+    assert header.startswith("detector,label,csi_error_var,snr_db")
+    assert first.startswith('lmmse,"lmmse, csi_error_var=0",0.0,0.0')
+    table = summary_table(doc).splitlines()
+    assert table[0].split() == ["BLER", "lmmse", "zf"]
+    assert table[2].split()[:2] == ["0.00", "csi_error_var=0.1"]
+    assert (tmp_path / "axis" / "plot.png").read_bytes()[:4] == b"\x89PNG"

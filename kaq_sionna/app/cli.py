@@ -1,5 +1,5 @@
-"""The ``kaq-sionna`` command: ``run``, ``train``, ``harq-memory``, ``list``, ``bench`` and
-``export``.
+"""The ``kaq-sionna`` command: ``run``, ``train``, ``harq-memory``, ``list``, ``bench``,
+``export`` and ``report``.
 
 Exit codes: 0 success, 1 unexpected failure, 2 user error (bad scenario,
 unknown name, conflicting results), 130 interrupted (finished points kept).
@@ -304,6 +304,19 @@ def _cmd_export(args):
     return 0
 
 
+def _cmd_report(args):
+    from kaq_sionna.app.reports import report_list, run_report
+
+    if args.list:
+        print(report_list())
+        print("\noptions of a report: kaq-sionna report NAME --help")
+        return 0
+    if args.name is None:
+        raise UserError("report: expected a report name (kaq-sionna report --list), "
+                        "found none")
+    return run_report(args.name, args.options)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="kaq-sionna",
@@ -411,6 +424,15 @@ def build_parser():
                     help="TensorFlow intra/inter-op threads and LiteRT threads (0: TensorFlow's "
                     "default, LiteRT 1 thread)")
     ex.set_defaults(func=_cmd_export)
+
+    rep = sub.add_parser("report", help="regenerate a summary, table or figure that docs/ "
+                         "cite from committed results (kaq-sionna report --list)",
+                         usage="kaq-sionna report [--list] NAME [options of NAME]")
+    rep.add_argument("--list", action="store_true", help="name the reports and what they make")
+    rep.add_argument("name", nargs="?", help="report name (see --list)")
+    rep.add_argument("options", nargs=argparse.REMAINDER,
+                     help="options of the report (kaq-sionna report NAME --help)")
+    rep.set_defaults(func=_cmd_report)
     return parser
 
 

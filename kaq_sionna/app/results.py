@@ -36,6 +36,14 @@ bits delivered per stream channel use), ``stored_bits_mean`` and
 ``stored_bits_max`` (peak soft-buffer occupancy per codeword, exact bits) and
 ``storage_params`` (the quantizer's fitted parameters at that point, e.g.
 ``{"clip": 9.3}``, or ``{}``).
+
+With a ``[sweep.link_axis]`` (``"scenario": {"sweep": {"link_axis": {"csi_error_var":
+[0.0, 0.01]}}}``) there is one curve per detector (and storage scheme) and value, in this
+order of nesting; each such curve adds ``"link_axis": {"name": "csi_error_var", "value": 0.01}``
+and ``"series"`` (its label without the value, e.g. ``"ML"``; the label is
+``"ML, csi_error_var=0.01"``). The CSV then has a column named after the parameter, and the
+plot shows BER and BLER against the parameter (one line per series) when the SNR grid has one
+point, else against SNR with one line per curve.
 """
 
 import csv
@@ -81,7 +89,15 @@ def _new_curve(run, harq):
     if harq:
         curve["storage"] = run.storage
         curve.update({f: [] for f in HARQ_FIELDS})
+    if run.axis is not None:
+        curve["link_axis"] = {"name": run.axis[0], "value": run.axis[1]}
+        curve["series"] = run.series
     return curve
+
+
+def axis_name(doc):
+    """The ``[link]`` key of a results document's link axis, or `None`."""
+    return next((c["link_axis"]["name"] for c in doc["curves"] if "link_axis" in c), None)
 
 
 def curve_fields(curve):
@@ -124,13 +140,17 @@ def to_csv(doc):
     buf = io.StringIO()
     writer = csv.writer(buf)
     harq = any("storage" in c for c in doc["curves"])
+    axis = axis_name(doc)
     fields = CURVE_FIELDS + (HARQ_FIELDS if harq else ())
-    writer.writerow(["detector", "label", *(["storage"] if harq else []), *fields])
+    writer.writerow(["detector", "label", *(["storage"] if harq else []),
+                     *([axis] if axis else []), *fields])
     for curve in doc["curves"]:
         for i in range(len(curve["snr_db"])):
             cells = [_csv_cell(curve[f][i]) for f in fields]
             writer.writerow([curve["detector"], curve["label"],
-                             *([curve["storage"]] if harq else []), *cells])
+                             *([curve["storage"]] if harq else []),
+                             *([_csv_cell(curve["link_axis"]["value"])] if axis else []),
+                             *cells])
     return buf.getvalue()
 
 
@@ -163,7 +183,11 @@ def plot_png(doc):
     else:
         panels = ((lambda c: c["ber"], "BER", True), (lambda c: c["bler"], "BLER", True))
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2))
-    for ax, (values, title, log) in zip(axes, panels, strict=True):
+    axis = axis_name(doc)
+    against_axis = axis and len({s for c in doc["curves"] for s in c["snr_db"]}) == 1
+    if against_axis:
+        _plot_against_axis(doc, axis, axes, panels)
+    for ax, (values, title, log) in zip(axes, () if against_axis else panels, strict=False):
         for curve in doc["curves"]:
             pts = [(s, v) for s, v in zip(curve["snr_db"], values(curve), strict=True)
                    if v > 0 or not log]
@@ -183,10 +207,42 @@ def plot_png(doc):
     if harq:
         what += (f", HARQ {harq['combining'].upper()} x{harq['max_transmissions']}, "
                  f"{harq['storage_point']} storage")
+    if axis:
+        what += f", {axis} swept"
     fig.suptitle(f"{name}: {link.get('num_tx')}x{link.get('num_rx')}, "
                  f"{2 ** link.get('num_bits_per_symbol', 0)}-QAM, {link.get('channel')}, {what}"
                  + (" (quick)" if doc.get("quick") else ""))
     return figure_png(fig)
+
+
+def _plot_against_axis(doc, axis, axes, panels):
+    """The panels of a one-SNR-point sweep with a link axis: each series (detector, storage)
+    against the axis values; a symmetric-log x-axis when the values span decades."""
+    series = {}
+    for curve in doc["curves"]:
+        series.setdefault(curve["series"], []).append(curve)
+    values = [c["link_axis"]["value"] for c in doc["curves"]]
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    snr = next(s for c in doc["curves"] for s in c["snr_db"])
+    for ax, (metric, title, log) in zip(axes, panels, strict=True):
+        for label, curves in series.items():
+            pts = [(c["link_axis"]["value"], metric(c)[0]) for c in curves if c["snr_db"]]
+            pts = [(x, y) for x, y in pts if y > 0 or not log]
+            if not pts:
+                continue
+            xs, ys = zip(*pts, strict=True)
+            if not numeric:
+                xs = [str(x) for x in xs]
+            (ax.semilogy if log else ax.plot)(xs, ys, "o-", label=label)
+        positive = sorted({v for v in values if numeric and v > 0})
+        if positive and positive[-1] > 10 * positive[0]:
+            ax.set_xscale("symlog", linthresh=positive[0])
+        ax.set_xlabel(f"{axis} ({SNR_LABELS.get(doc.get('snr_type'), 'SNR')} = {snr:g} dB)"
+                      .replace(" [dB]", ""))
+        ax.set_ylabel(title)
+        ax.grid(True, which="both", alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize="small")
 
 
 def _round_bler(r):

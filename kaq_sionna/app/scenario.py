@@ -31,6 +31,7 @@ from kaq_sionna.registry.detectors import LinkContext, validate_detector
 #: :func:`kaq_sionna.training.spec.spec_fingerprint` does for training scenarios).
 LATER_DEFAULTS = {
     "link": {"coded_mimo": {"layer_mapping": "per-stream"}},
+    "sweep": {"link_axis": {}},
     "detector": {"quantized-llr": {"eqnet_latent": "codebooks", "eqnet_blockwise": False}},
 }
 
@@ -59,6 +60,10 @@ SWEEP_KEYS = (
     Param("mode", str, "graph", "execution mode of the link", choices=("eager", "graph", "xla")),
 )
 
+#: ``[link]`` keys a link axis may not sweep: detectors are validated (and pretrained models
+#: chosen) for one system size.
+AXIS_EXCLUDED = ("num_tx", "num_rx", "num_bits_per_symbol")
+
 # --quick: a reduced sweep for smoke tests; [sweep.quick] may override these.
 QUICK_KEYS = (
     Param("snr_db", list, None, "SNR grid of the quick run (default: the full grid)"),
@@ -82,16 +87,42 @@ class DetectorEntry:
 
 @dataclass(frozen=True)
 class RunEntry:
-    """One curve of a sweep: a detector, and with ``[harq]`` one soft-buffer storage scheme."""
+    """One curve of a sweep: a detector, with ``[harq]`` one soft-buffer storage scheme, and
+    with ``[sweep.link_axis]`` one value of the swept ``[link]`` parameter.
+
+    ``index`` is the curve's position among the (detector, storage) curves of the scenario
+    without its link axis; the sweep seeds the curve's points from it, so that every value of
+    the axis sees the random draws the scenario run with ``[link] <key> = value`` would see.
+    """
 
     detector: DetectorEntry
     storage: str = None
+    axis: tuple = None
+    index: int = 0
 
     @property
-    def label(self):
+    def series(self):
+        """The label without the link-axis value: detector label (and storage scheme)."""
         if self.storage is None:
             return self.detector.label
         return f"{self.detector.label} / {self.storage}"
+
+    @property
+    def label(self):
+        if self.axis is None:
+            return self.series
+        return f"{self.series}, {axis_text(*self.axis)}"
+
+    @property
+    def link_overrides(self):
+        """``[link]`` keys this curve sets on top of the scenario's (its link-axis value)."""
+        return {} if self.axis is None else {self.axis[0]: self.axis[1]}
+
+
+def axis_text(name, value):
+    """``"name=value"`` of a link-axis point (numbers with ``:g``)."""
+    shown = f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{name}={shown}"
 
 
 @dataclass
@@ -125,15 +156,31 @@ class Scenario:
         return doc
 
     @property
+    def link_axis(self):
+        """``(key, [values])`` of the ``[sweep.link_axis]``, or `None`."""
+        axis = self.sweep.get("link_axis") or {}
+        return next(iter(axis.items()), None)
+
+    @property
     def runs(self):
-        """The curves of a sweep: one per detector, times the storage schemes with ``[harq]``."""
-        if self.harq is None:
-            return [RunEntry(d) for d in self.detectors]
-        return [RunEntry(d, st) for d in self.detectors for st in self.harq["storage"]]
+        """The curves of a sweep: one per detector, times the storage schemes with ``[harq]``,
+        times the values of the ``[sweep.link_axis]`` (in this order of nesting)."""
+        storages = [None] if self.harq is None else self.harq["storage"]
+        base = [(d, st) for d in self.detectors for st in storages]
+        axis = self.link_axis
+        if axis is None:
+            return [RunEntry(d, st, None, i) for i, (d, st) in enumerate(base)]
+        key, values = axis
+        return [RunEntry(d, st, (key, v), i) for i, (d, st) in enumerate(base) for v in values]
+
+    def link_params(self, run):
+        """The ``[link]`` parameters of one curve (a :class:`RunEntry`)."""
+        return {**self.link, **run.link_overrides}
 
     @property
     def fingerprint(self):
         doc = self.as_dict()
+        doc["sweep"] = drop_later_defaults(doc["sweep"], LATER_DEFAULTS["sweep"])
         doc["link"] = drop_later_defaults(doc["link"],
                                           LATER_DEFAULTS["link"].get(self.link_type, {}))
         for d in doc["detector"]:
@@ -188,12 +235,19 @@ def _parse(data, where):
     link_type = link.pop("type")
     if not isinstance(link_type, str):
         raise SpecError("[link] type", "a string", repr(link_type))
-    link = validate_link(link_type, link)
+    link_given = dict(link)
+    axis_table = _section(data, "sweep", where).get("link_axis")
+    if axis_table is None:
+        variants = [validate_link(link_type, link)]
+    else:  # the [link] keys are validated with each value of the axis
+        axis_key, axis_values, variants = _parse_link_axis(axis_table, link_type, link_given)
+    link = variants[0]
 
     sweep = dict(_section(data, "sweep", where))
     quick = sweep.pop("quick", {})
     if not isinstance(quick, dict):
         raise SpecError("[sweep.quick]", "a table", type(quick).__name__)
+    sweep.pop("link_axis", None)
     sweep = check_params(SWEEP_KEYS, sweep, "[sweep]")
     quick = check_params(QUICK_KEYS, quick, "[sweep.quick]")
     for key, grid in (("[sweep] snr_db", sweep["snr_db"]), ("[sweep.quick] snr_db",
@@ -203,11 +257,77 @@ def _parse(data, where):
 
     ctx = LinkContext(link["num_tx"], link["num_rx"], link["num_bits_per_symbol"])
     detectors = _parse_detectors(data.get("detector"), ctx)
+    sweep["link_axis"] = {}
+    if axis_table is not None:
+        sweep["link_axis"] = {axis_key: axis_values}
+        link = {k: v for k, v in link.items() if k != axis_key}
     harq = None
     if "harq" in data:
-        harq = validate_harq(_section(data, "harq", where), link_type, link)
+        for variant in variants:  # every value of a link axis must suit [harq]
+            harq = validate_harq(_section(data, "harq", where), link_type, variant)
     return Scenario(where, head["name"], head["seed"], head["description"], link_type, link,
                     sweep, quick, detectors, harq)
+
+
+def _parse_link_axis(table, link_type, link_given):
+    """Validates ``[sweep.link_axis]``: one ``[link]`` key of ``link_type`` with a non-empty list
+    of distinct values, each checked with the link's rules (:func:`links.registry.validate_link`)
+    together with the other ``[link]`` keys.
+
+    Output
+    ------
+    key : str
+    values : list
+        The validated values (converted as the key's :class:`Param` does).
+    variants : list of dict
+        The full ``[link]`` parameters at each value.
+    """
+    from links.registry import LINKS, validate_link  # application layer
+
+    where = "[sweep.link_axis]"
+    if not isinstance(table, dict):
+        raise SpecError(where, "a table of one [link] key and its list of values (e.g. "
+                        "link_axis = {csi_error_var = [0.0, 0.01]})", repr(table))
+    if len(table) != 1:
+        raise SpecError(where, "exactly one [link] key (one axis besides the SNR)",
+                        f"{len(table)} keys" + (f" ({', '.join(table)})" if table else ""))
+    key, values = next(iter(table.items()))
+    names = [p.name for p in LINKS[link_type].params if p.name not in AXIS_EXCLUDED]
+    if key in AXIS_EXCLUDED:
+        raise SpecError(f"{where} {key}", "a [link] key other than "
+                        + ", ".join(AXIS_EXCLUDED) + " (detectors are built for one system "
+                        "size: use one scenario per size)", repr(key))
+    if key not in names:
+        raise SpecError(f"{where} {key}", f"a parameter of the {link_type!r} link ("
+                        + ", ".join(names) + ")", f"unknown key {key!r}")
+    if key in link_given:
+        raise SpecError(f"{where} {key}", f"the key in one place only (the axis gives its "
+                        f"values; remove [link] {key})", f"[link] {key} = {link_given[key]!r} "
+                        "as well")
+    if not isinstance(values, list) or not values:
+        raise SpecError(f"{where} {key}", "a non-empty list of values", repr(values))
+    checked = []
+    for value in values:
+        try:
+            checked.append(validate_link(link_type, {**link_given, key: value}))
+        except SpecError as err:
+            checked.append(err)
+    errors = [c for c in checked if isinstance(c, SpecError)]
+    if len(errors) == len(checked) and all(e.key != f"[link] {key}" for e in errors):
+        raise errors[0]  # the other [link] keys are wrong whatever the axis value
+    out, variants = [], []
+    for i, (value, variant) in enumerate(zip(values, checked, strict=True)):
+        if isinstance(variant, SpecError):
+            at = f"{where} {key} value #{i + 1}"
+            if variant.key != f"[link] {key}":
+                at += f" ({value!r}, checked as {variant.key})"
+            raise SpecError(at, variant.expected, variant.found)
+        if variant[key] in out:
+            raise SpecError(f"{where} {key} value #{i + 1}", "values that differ from each "
+                            "other", f"{value!r} twice")
+        out.append(variant[key])
+        variants.append(variant)
+    return key, out, variants
 
 
 def _parse_detectors(tables, ctx):

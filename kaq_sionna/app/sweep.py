@@ -3,7 +3,10 @@
 Each SNR point of each detector is one call of :func:`sionna.phy.utils.sim_ber`
 (same stopping rules: target block/bit errors, maximum iterations), seeded from
 (scenario seed, detector index, SNR index) so that a point gives the same
-result whether the run was interrupted before it or not. After every point the
+result whether the run was interrupted before it or not. With a
+``[sweep.link_axis]`` every value of the axis reuses the seeds of its
+detector's curve: the curve at value v is the one the scenario with
+``[link] <key> = v`` gives. After every point the
 results are written atomically; a re-run of the same command resumes after the
 last finished point, and refuses to mix results of a changed scenario unless
 told to start over.
@@ -20,7 +23,7 @@ from sionna.phy import config
 from sionna.phy.utils import sim_ber
 
 from kaq_sionna.app.results import load_results, new_results, validate_results, write_all
-from kaq_sionna.app.scenario import RunEntry
+from kaq_sionna.app.scenario import RunEntry, axis_text
 from kaq_sionna.core.params import diff_keys
 from kaq_sionna.core.quiet_tf import stderr_silenced
 from kaq_sionna.registry.detectors import build_detector
@@ -44,15 +47,17 @@ def compile_link(link, mode):
 
 def build_scenario_link(scenario, entry):
     """Builds the link of ``scenario`` around the detector of one ``[[detector]]`` entry
-    (a :class:`~kaq_sionna.app.scenario.DetectorEntry`), or, for a
-    :class:`~kaq_sionna.app.scenario.RunEntry` of a ``[harq]`` scenario, the
-    :class:`links.HARQLink` around it with the run's storage scheme."""
+    (a :class:`~kaq_sionna.app.scenario.DetectorEntry`), or of one curve (a
+    :class:`~kaq_sionna.app.scenario.RunEntry`): with its link-axis value, and in a
+    ``[harq]`` scenario the :class:`links.HARQLink` around it with the run's storage
+    scheme."""
     from links.registry import build_harq_link, build_link  # application layer
 
     run = entry if isinstance(entry, RunEntry) else RunEntry(entry)
     d = run.detector
     detector = build_detector(d.name, scenario.link_context, **d.params)
-    link = build_link(scenario.link_type, detector, scenario.sweep["snr_type"], **scenario.link)
+    link = build_link(scenario.link_type, detector, scenario.sweep["snr_type"],
+                      **scenario.link_params(run))
     if run.storage is None:
         return link
     return build_harq_link(link, scenario.harq, run.storage)
@@ -251,7 +256,7 @@ def run_sweep(scenario, out_dir, quick=False, restart=False, command="", stream=
             for s_idx in range(len(curve["snr_db"]), len(grid)):
                 if max_points is not None and simulated >= max_points:
                     return doc
-                config.seed = point_seed(scenario.seed, d_idx, s_idx)
+                config.seed = point_seed(scenario.seed, entry.index, s_idx)
                 with stderr_silenced():  # XLA/absl start-up lines on first compile
                     if entry.storage is None:
                         counts, seconds, status = _simulate_point(mc_fun, grid[s_idx],
@@ -303,15 +308,33 @@ def summary_table(doc):
         r = harq["target_round"]
         title, values = f"BLER r{r}", (lambda c: [p[r - 1] for p in c["bler_per_round"]])
     snrs = sorted({s for c in curves for s in c["snr_db"]})
-    width = max(12, *(len(c["label"]) + 2 for c in curves))
-    lines = [title.ljust(10) + "".join(c["label"].rjust(width) for c in curves)]
+    # columns: curves, or with a link axis the series (rows then per SNR and axis value)
+    columns = {}
+    for c in curves:
+        columns.setdefault(c.get("series", c["label"]), []).append(c)
+    axis_values = [None]
+    if any("link_axis" in c for c in curves):
+        axis_values = list(dict.fromkeys(c["link_axis"]["value"] for c in curves))
+    width = max(12, *(len(label) + 2 for label in columns))
+    first = max(10, *(len(_row_label(curves, s, v)) + 2 for s in snrs for v in axis_values))
+    lines = [title.ljust(first) + "".join(label.rjust(width) for label in columns)]
     for snr in snrs:
-        cells = []
-        for c in curves:
-            vals = [b for s, b in zip(c["snr_db"], values(c), strict=True) if s == snr]
-            cells.append((f"{vals[0]:.3e}" if vals else "-").rjust(width))
-        lines.append(f"{snr:<10.2f}" + "".join(cells))
+        for value in axis_values:
+            cells = []
+            for column in columns.values():
+                vals = [b for c in column
+                        if value is None or c["link_axis"]["value"] == value
+                        for s, b in zip(c["snr_db"], values(c), strict=True) if s == snr]
+                cells.append((f"{vals[0]:.3e}" if vals else "-").rjust(width))
+            lines.append(_row_label(curves, snr, value).ljust(first) + "".join(cells))
     return "\n".join(lines)
+
+
+def _row_label(curves, snr, value):
+    if value is None:
+        return f"{snr:.2f}"
+    name = next(c["link_axis"]["name"] for c in curves if "link_axis" in c)
+    return f"{snr:.2f} {axis_text(name, value)}"
 
 
 __all__ = ["ResumeConflict", "run_sweep", "open_results", "point_seed", "compile_link",

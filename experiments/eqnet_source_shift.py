@@ -1,4 +1,4 @@
-"""How well a shipped EQ-Net quantizer codes soft bits of another source than its training one.
+"""How well does a shipped EQ-Net quantizer code soft bits of another source than its training one?
 
 Paper 004, Sect. 3.5 (Fig. 10c-d) applies a model trained on MMSE-SIC soft bits to LMMSE soft
 bits. This script separates that shift from the model's own error: for each source detector and
@@ -10,10 +10,13 @@ mean soft-bit magnitude, and the soft-bit positions (stream, bit) the model reco
 (lowest correlation between source and reconstructed soft bits). Prints a markdown table; with
 ``--out`` also writes JSON.
 
-Run from the repository root (one thread, ~1 min for the 16x16 model)::
+Run (with the package installed; one thread, ~1 min for the 16x16 model; the JSON files of
+docs/eqnet.md)::
 
-    python scripts/eqnet_source_shift.py --model eqnet-l-16x16-16qam \
+    python experiments/eqnet_source_shift.py --model eqnet-l-16x16-16qam \
         --out results/eqnet/source_shift_16x16_16qam.json
+    python experiments/eqnet_source_shift.py --model eqnet-l-8x8-16qam \
+        --out results/eqnet/source_shift_8x8_16qam.json
 """
 
 import argparse
@@ -22,8 +25,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv=None):
@@ -36,11 +37,11 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--out", help="JSON output file")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
     import tensorflow as tf
 
     import kaq_sionna  # noqa: F401  (quiet TensorFlow)
-    from kaq_sionna.app.results import atomic_write_text
+    from kaq_sionna.core.atomic_io import atomic_write_text
+    from kaq_sionna.core.provenance import git_commit
     from kaq_sionna.detection.quantized_llr import fit_source_llrs
     from kaq_sionna.registry import load_pretrained
     from kaq_sionna.registry.detectors import LinkContext, build_detector
@@ -62,7 +63,7 @@ def main(argv=None):
             rec = llr_to_softbit(model.decompress(model.compress(llr)))
             a, b = sb.numpy().reshape(len(sb), -1), rec.numpy().reshape(len(sb), -1)
             corr = [float(np.corrcoef(a[:, j], b[:, j])[0, 1]) for j in range(a.shape[1])]
-            worst = [{"stream": j // nbps, "bit": j % nbps, "correlation": corr[j]}
+            worst = [{"stream": int(j) // nbps, "bit": int(j) % nbps, "correlation": corr[j]}
                      for j in np.argsort(corr)[:3]]
             rows.append({
                 "source": source, "esno_db": esno,
@@ -84,8 +85,9 @@ def main(argv=None):
               f"{r['distortion_zero_softbits']:.2f} | {r['sign_flips']:.4f} | "
               f"{r['mean_abs_softbit']:.3f} | {worst} |")
     if args.out:
-        doc = {"command": "python scripts/eqnet_source_shift.py " + " ".join(
-            argv if argv is not None else sys.argv[1:]), "model": args.model,
+        doc = {"command": "python experiments/eqnet_source_shift.py " + " ".join(
+            argv if argv is not None else sys.argv[1:]), "commit": git_commit(),
+            "model": args.model,
             "samples": args.samples, "seed": args.seed, "rows": rows}
         atomic_write_text(Path(args.out), json.dumps(doc, indent=2) + "\n")
 

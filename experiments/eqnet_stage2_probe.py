@@ -17,20 +17,20 @@ Prints, per epoch, the training loss, the validation feature loss and the valida
 hard-decision BER of g_Q(f_E(.)) (and of the source soft bits).
 
 Needs ``results/train/<model>/data.npz`` and ``.../model/`` (run ``kaq-sionna train`` of the
-model first). Run from the repository root (one thread, ~4 s per epoch at 4x4 16-QAM)::
+model first; neither is committed). Run with the package installed (one thread, ~4 s per epoch
+at 4x4 16-QAM); the outcome is in docs/eqnet.md::
 
-    nice -n 10 python scripts/eqnet_stage2_probe.py lmmse-perm --epochs 30 \
+    nice -n 10 python experiments/eqnet_stage2_probe.py lmmse-perm --epochs 30 \
         --model eqnet-l-4x4-16qam
 """
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]  # the repository (results/train/ lives there)
 VARIANTS = ("raw", "raw-aug", "mf", "mf-perm", "lmmse-perm", "lmmse-perm-dist")
 
 
@@ -64,7 +64,6 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=256)
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
     import tensorflow as tf
 
     import kaq_sionna  # noqa: F401  (quiet TensorFlow)

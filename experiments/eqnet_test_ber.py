@@ -1,13 +1,15 @@
-"""Uncoded hard-decision BER per Es/N0 on an EQ-Net training run's test split, for the ML
-source soft bits, the baseline detectors and every shipped EQ-Net model of the same size.
+"""Does EQ-Net's estimation mode beat the baselines on its own test data (uncoded BER)?
 
+Uncoded hard-decision BER per Es/N0 on an EQ-Net training run's test split, for the ML
+source soft bits, the baseline detectors and every shipped EQ-Net model of the same size.
 Reads ``results/train/<run>/data.npz`` (made by ``kaq-sionna train``; the split is the
 trainer's 80/10/10 with the scenario's seed) and prints a markdown table; with ``--out`` also
 writes it as JSON.
 
-Run from the repository root (one thread, ~1 min at 4x4 16-QAM)::
+Run from the repository root with the package installed (one thread, ~1 min at 4x4 16-QAM;
+``data.npz`` is not committed: ``kaq-sionna train scenarios/train/<run>.toml`` makes it)::
 
-    python scripts/eqnet_test_ber.py --run eqnet-l-4x4-16qam --seed 2026 \
+    python experiments/eqnet_test_ber.py --run eqnet-l-4x4-16qam --seed 2026 \
         --out results/eqnet/test_ber_4x4_16qam.json
 """
 
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]  # the repository (results/train/ lives there)
 BASELINES = ("lmmse", "zf-sic", "mmse-sic", "kbest")
 
 
@@ -29,12 +31,12 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=2026, help="the training scenario's seed")
     parser.add_argument("--out", help="JSON output file")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
     import tensorflow as tf
 
     import kaq_sionna  # noqa: F401  (quiet TensorFlow)
     from kaq_sionna import pretrained
-    from kaq_sionna.app.results import atomic_write_text
+    from kaq_sionna.core.atomic_io import atomic_write_text
+    from kaq_sionna.core.provenance import git_commit
     from kaq_sionna.registry.detectors import LinkContext, build_detector
     from kaq_sionna.training.eqnet_data import split_indices
 
@@ -69,8 +71,8 @@ def main(argv=None):
         print(f"| {name} | " + " | ".join(f"{v:.4f}" for v in row) + " |")
     if args.out:
         doc = {"run": args.run, "num_test_samples": int(len(no)), "esno_db": snrs,
-               "ber": table, "command": "python scripts/eqnet_test_ber.py "
-               + " ".join(argv if argv is not None else sys.argv[1:])}
+               "ber": table, "command": "python experiments/eqnet_test_ber.py "
+               + " ".join(argv if argv is not None else sys.argv[1:]), "commit": git_commit()}
         atomic_write_text(Path(args.out), json.dumps(doc, indent=2) + "\n")
 
 

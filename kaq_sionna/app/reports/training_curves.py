@@ -1,38 +1,55 @@
-"""Validation accuracy and MSE vs training epoch of trained unfolded detectors (KAQ paper Fig. 5).
+"""Validation accuracy and MSE vs epoch of trained unfolded detectors (KAQ paper Fig. 5).
 
 Reads the per-epoch history (``val_ber``, ``val_mse``) that ``kaq-sionna train`` writes to
-``results/train/<model>/train.json`` (or, for a shipped model without one, the ``history``
+``<results>/train/<model>/train.json`` (or, for a shipped model without one, the ``history``
 of ``kaq_sionna/pretrained/models/<model>/config.json``) and plots, per model, the accuracy
 ``1 - val_ber`` (hard decisions on the detector's LLRs, fixed held-out validation set, SNR
-uniform over the training range) and the symbol MSE against the epoch.
+uniform over the training range) and the symbol MSE against the epoch; prints each model's final
+values.
 
-Example (the figure of docs/kaq.md)::
+Command (the figure of docs/kaq.md)::
 
-    python scripts/plot_training_curves.py admmnet-qatmse8-4x4-16qam admmnet-kaq8-4x4-16qam \\
+    kaq-sionna report training-curves admmnet-qatmse8-4x4-16qam admmnet-kaq8-4x4-16qam \\
         admmnet-qatmse4-4x4-16qam admmnet-kaq4-4x4-16qam \\
         --reference admmnet-fp32-4x4-16qam -o results/kaq/fig5_admmnet_training.png
 """
 
-import argparse
-import json
 import re
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-TRAIN_DIR = ROOT / "results" / "train"
-MODELS_DIR = ROOT / "kaq_sionna" / "pretrained" / "models"
+from kaq_sionna.app.reports.common import (
+    ReportError,
+    display_path,
+    load_json,
+    pyplot,
+    save_figure,
+)
+
+NAME = "training-curves"
 
 
-def load_history(spec):
+def add_arguments(parser):
+    parser.add_argument("models", nargs="+", help="model names (<results>/train/<name>/"
+                        "train.json, else the shipped model's config.json) or train.json paths")
+    parser.add_argument("-o", "--output", required=True, help="output PNG")
+    parser.add_argument("--reference", default=None,
+                        help="model whose final validation values are drawn as a line")
+    parser.add_argument("--title", default=None)
+    parser.add_argument("--results", default="results",
+                        help="directory holding train/ (default: results)")
+
+
+def load_history(spec, results="results"):
     """``(label, history)`` of a model name or a train.json / config.json path.
 
     Parameters
     ----------
     spec : str
         A path to a ``train.json`` (or a model ``config.json``, or a directory holding
-        one), or a model name looked up in ``results/train/<name>/train.json`` and then
+        one), or a model name looked up in ``<results>/train/<name>/train.json`` and then
         ``kaq_sionna/pretrained/models/<name>/config.json``.
+    results : str or Path
+        The results directory.
 
     Output
     ------
@@ -43,45 +60,43 @@ def load_history(spec):
 
     Raises
     ------
-    FileNotFoundError
+    ReportError
         If nothing with a history is found (the message lists where it looked).
     """
+    from kaq_sionna import pretrained
+
     path = Path(spec)
     candidates = ([path] if path.is_file() else
                   [path / "train.json", path / "config.json"] if path.is_dir() else
-                  [TRAIN_DIR / spec / "train.json", MODELS_DIR / spec / "config.json"])
+                  [Path(results) / "train" / spec / "train.json",
+                   Path(pretrained.MODELS_DIR) / spec / "config.json"])
     for cand in candidates:
         if cand.is_file():
-            doc = json.loads(cand.read_text())
+            doc = load_json(cand, "a training record with a per-epoch 'history'")
             history = doc.get("history")
             if not history:
-                raise FileNotFoundError(f"{cand} has no per-epoch 'history'")
+                raise ReportError("history", "a per-epoch 'history'", "none",
+                                  display_path(cand))
             label = doc.get("name") or (cand.parent.name if path.is_file() or path.is_dir()
                                         else spec)
             return label, history
-    raise FileNotFoundError(f"no training history for {spec!r} (looked at "
-                            + ", ".join(str(c) for c in candidates) + ")")
+    raise ReportError("model", "a model name or path with a training history",
+                      f"{spec!r}: no file at " + ", ".join(display_path(c) for c in candidates))
 
 
-def plot(curves, out, reference=None, title=None):
-    """Writes the figure (two panels: accuracy and MSE vs epoch) to ``out``.
+def plot(curves, reference=None, title=None):
+    """The figure (two panels: accuracy and MSE vs epoch).
 
     Input
     -----
     curves : list of (str, list of dict)
         ``(label, history)`` per model, from :func:`load_history`.
-    out : str or Path
-        Output PNG.
     reference : None or (str, list of dict)
         A model whose *final* validation values are drawn as a horizontal line
         (e.g. the fp32 model the quantized ones were fine-tuned from).
     title : str or None
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, (ax_acc, ax_mse) = plt.subplots(1, 2, figsize=(11, 4.2))
     # line style by method (kaq solid, qat-mse dashed), colour by bit width
     colors, palette = {}, iter(plt.rcParams["axes.prop_cycle"].by_key()["color"])
@@ -108,37 +123,16 @@ def plot(curves, out, reference=None, title=None):
         ax.grid(True, alpha=0.3)
     ax_acc.legend(fontsize=8)
     fig.suptitle(title or "validation accuracy vs training epoch")
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return fig
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("models", nargs="+",
-                        help="model names (results/train/<name>/train.json) or train.json paths")
-    parser.add_argument("-o", "--output", required=True, help="output PNG")
-    parser.add_argument("--reference", default=None,
-                        help="model whose final validation values are drawn as a line")
-    parser.add_argument("--title", default=None)
-    args = parser.parse_args(argv)
-    try:
-        curves = [load_history(m) for m in args.models]
-        reference = load_history(args.reference) if args.reference else None
-    except FileNotFoundError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    out = plot(curves, args.output, reference, args.title)
+def run(args, provenance):
+    curves = [load_history(m, args.results) for m in args.models]
+    reference = load_history(args.reference, args.results) if args.reference else None
+    out = save_figure(plot(curves, reference, args.title), args.output)
     for label, history in curves:
         last = history[-1]
         print(f"{label}: {len(history)} epochs, final val BER {last['val_ber']:.5f}, "
               f"val MSE {last['val_mse']:.5f}")
-    print(f"wrote {out}")
+    print(f"wrote {display_path(out)}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
