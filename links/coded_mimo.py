@@ -1,4 +1,9 @@
-"""LDPC-coded spatial multiplexing over flat-fading MIMO channels."""
+"""LDPC-coded spatial multiplexing over flat-fading MIMO channels.
+
+References
+----------
+M. Arvinte, J. I. Tamir, "EQ-Net: Joint Deep Learning-Based Log-Likelihood Ratio Estimation and Quantization", EURASIP J. Wireless Commun. Netw., 2022 (the EQ-Net paper).
+"""
 
 import tensorflow as tf
 from sionna.phy import Block
@@ -27,7 +32,7 @@ class CodedMIMOLink(Block):
     codeword (V-BLAST); with ``"cyclic"`` symbol ``j`` of codeword ``c`` is sent on
     stream ``(c + j) mod num_tx``, so that every codeword visits all streams
     equally, as a 5G NR codeword spread over its layers and as the EQ-Net paper's
-    codewords "grouped in MIMO vectors" (paper 004, Sect. 2.6.3). The difference
+    codewords "grouped in MIMO vectors" (EQ-Net paper, Sect. 2.6.3). The difference
     matters when the streams are unequal: a SIC detector's detection order, or a
     quantizer that reconstructs some positions of the ``[N_t, K]`` soft-bit matrix
     worse than others. With ``fading="fast"`` each

@@ -1,4 +1,9 @@
-r"""Hybrid ARQ over any link that exposes ``detect_codewords``: IR or chase, with soft-buffer storage."""
+r"""Hybrid ARQ over any link that exposes ``detect_codewords``: IR or chase, with soft-buffer storage.
+
+References
+----------
+M. Arvinte, J. I. Tamir, "EQ-Net: Joint Deep Learning-Based Log-Likelihood Ratio Estimation and Quantization", EURASIP J. Wireless Commun. Netw., 2022 (the EQ-Net paper).
+"""
 
 import numbers
 
@@ -94,7 +99,7 @@ class HARQLink(Block):
         EQ-Net model; :func:`kaq_sionna.registry.resolve_compressor`).
     storage_point : "buffer" (default) | "rounds"
         Store the combined circular buffer, or each round's LLRs before
-        combining (EQ-Net's storage point, paper 004 Fig. 3); see
+        combining (EQ-Net's storage point, the EQ-Net paper Fig. 3); see
         :mod:`kaq_sionna.harq.soft_buffer`.
     new_channel_per_round : bool
         `True` (default): every round draws a new channel realisation (a

@@ -1,4 +1,4 @@
-"""EQ-Net (paper 004): model shapes, codebooks, bit-exact packing, a tiny training run
+"""EQ-Net (EQ-Net paper): model shapes, codebooks, bit-exact packing, a tiny training run
 (quantization distortion, estimation sign convention), save/load and mismatch refusal,
 checkpoint resume, stage 2 leaving g_Q unchanged, the single-stage baseline, use as a
 detector and as a quantizer in ``links.CodedMIMOLink``, pretrained registration, the

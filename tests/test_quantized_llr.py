@@ -127,7 +127,7 @@ def test_unquantized_latent_is_closer_than_codebooks(dets, data):
 
 
 def test_blockwise_eqnet_quantizes_a_larger_link_by_row_blocks(dets):
-    """eqnet_blockwise (paper 004 Sect. 3.5): the 2x2 64-QAM model on a 4x4 64-QAM link codes
+    """eqnet_blockwise (EQ-Net paper, Sect. 3.5): the 2x2 64-QAM model on a 4x4 64-QAM link codes
     each channel use's [4, 6] LLR matrix as two independent [2, 6] blocks."""
     ctx4 = LinkContext(4, 4, 6, "single")
     det = build_detector("quantized-llr", ctx4, source="lmmse", quantizer="eqnet-l-2x2-64qam",

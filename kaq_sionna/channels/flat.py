@@ -12,6 +12,10 @@ once in ``docs/conventions.md``:
   power spectral density of each receive antenna;
 * ``Eb/N0 = Es/N0 / (r * num_bits_per_symbol)`` for code rate ``r``, computed
   with :func:`sionna.phy.utils.ebnodb2no`.
+
+References
+----------
+Z. Ren et al., "Deep Unfolding with Kernel-based Quantization in MIMO Detection", ICML 2025 (the KAQ paper).
 """
 
 import tensorflow as tf

@@ -18,6 +18,10 @@ Sionna's :func:`~sionna.phy.mimo.complex2real_vector` /
 
 The conversion (:func:`real_inputs`) runs outside the exported model, in the
 caller (it is a re-arrangement of memory, no arithmetic).
+
+References
+----------
+Z. Ren et al., "Deep Unfolding with Kernel-based Quantization in MIMO Detection", ICML 2025 (the KAQ paper).
 """
 
 import numpy as np

@@ -34,6 +34,10 @@ Command (from the repository root, in the venv)::
             t0 = time.perf_counter(); f(y, h, s).numpy(); ts.append(time.perf_counter() - t0)
         print(mode, "s per 1000 channel uses:", np.round(ts, 2))
     EOF
+
+References
+----------
+M. Arvinte, J. I. Tamir, "EQ-Net: Joint Deep Learning-Based Log-Likelihood Ratio Estimation and Quantization", EURASIP J. Wireless Commun. Netw., 2022 (the EQ-Net paper).
 """
 
 import tensorflow as tf

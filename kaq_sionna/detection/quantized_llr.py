@@ -47,6 +47,10 @@ fitting and before quantization; without it the uniform quantizer's MSE fit
 would follow the ML LLRs of the highest SNRs (hundreds) and waste its levels.
 It changes neither EQ-Net's input (soft bits :math:`\tanh(\ell/2)` saturate
 in float32 well below 20) nor what the decoder sees from an unquantized source.
+
+References
+----------
+M. Arvinte, J. I. Tamir, "EQ-Net: Joint Deep Learning-Based Log-Likelihood Ratio Estimation and Quantization", EURASIP J. Wireless Commun. Netw., 2022 (the EQ-Net paper).
 """
 
 import numpy as np
@@ -138,7 +142,7 @@ class QuantizedLLRDetector(Block):
 
     ``llr = quantizer.decompress(quantizer.compress(clip(source(y, h, s))))``:
     the LLRs the decoder reads back after storing the source's soft bits with
-    ``quantizer`` (paper 004, Fig. 9). See the module docstring for the fitting
+    ``quantizer`` (EQ-Net paper, Fig. 9). See the module docstring for the fitting
     of scalar quantizers and the clipping.
 
     Parameters

@@ -2,6 +2,10 @@ r"""QR-based successive interference cancellation (SIC) detectors with soft-bit 
 MMSE-SIC and ZF-SIC as in the EQ-Net paper, Section 2.1.2 (eqs. (8)-(12)).
 
 Registered as ``"mmse-sic"`` and ``"zf-sic"`` in :mod:`kaq_sionna.registry.sic`.
+
+References
+----------
+M. Arvinte, J. I. Tamir, "EQ-Net: Joint Deep Learning-Based Log-Likelihood Ratio Estimation and Quantization", EURASIP J. Wireless Commun. Netw., 2022 (the EQ-Net paper).
 """
 
 import numpy as np

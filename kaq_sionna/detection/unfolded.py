@@ -66,6 +66,10 @@ LLRs gives them no gradient; the MSE of eq. (16) does). Calibration measured
 in ``tests/test_unfolded.py``: briefly trained PGD-Net, 4x4 16-QAM, 15 dB:
 worst LLR bin off by ~0.016 in probability; the untrained paper
 initialisation: ~0.08.
+
+References
+----------
+Z. Ren et al., "Deep Unfolding with Kernel-based Quantization in MIMO Detection", ICML 2025 (the KAQ paper).
 """
 
 import math

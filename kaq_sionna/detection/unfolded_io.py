@@ -13,6 +13,10 @@ quantizer (the paper's FP16 and PTQ baselines, no retraining).
 
 :mod:`kaq_sionna.registry.pretrained` loads shipped models of the types ``pgdnet``
 and ``admmnet`` with :func:`pretrained_loader`.
+
+References
+----------
+Z. Ren et al., "Deep Unfolding with Kernel-based Quantization in MIMO Detection", ICML 2025 (the KAQ paper).
 """
 
 import io

@@ -1,4 +1,4 @@
-r"""EQ-Net as a HARQ soft-buffer compressor (storage point ``"rounds"``, paper 004 Fig. 3).
+r"""EQ-Net as a HARQ soft-buffer compressor (storage point ``"rounds"``, the EQ-Net paper Fig. 3).
 
 EQ-Net compresses the soft bits of one channel use of all ``N_t`` streams
 jointly (a ``[N_t, Q_m]`` matrix -> ``latent_dim`` codes). In a HARQ link each
@@ -21,6 +21,10 @@ Because a joint code can only be written whole, it declares ``joint_streams =
 True``: :class:`links.HARQLink` then stores a round for every stream of a batch
 entry in which any stream failed (and counts those bits), so the matrices stay
 consistent.
+
+References
+----------
+M. Arvinte, J. I. Tamir, "EQ-Net: Joint Deep Learning-Based Log-Likelihood Ratio Estimation and Quantization", EURASIP J. Wireless Commun. Netw., 2022 (the EQ-Net paper).
 """
 
 import tensorflow as tf

@@ -26,7 +26,7 @@ last byte's padding). Two storage points are modelled:
     interleaved: reshaped to ``[..., E / Q_m, Q_m]`` they are the soft bits of
     one stream per channel use), and the combining happens at decode time from
     the decompressed rounds plus the fresh one. This is the storage point of
-    EQ-Net (paper 004, Fig. 3 and Sect. 2.7: the failed soft codeword is split
+    EQ-Net (EQ-Net paper, Fig. 3 and Sect. 2.7: the failed soft codeword is split
     into per-channel-use soft-bit matrices, each compressed; at the next
     transmission they are reconstructed and soft-combined). Stored bits per
     codeword = (number of stored rounds) x ``E`` x ``bits_per_soft_bit``
@@ -36,6 +36,10 @@ The API is stateless: the stored state is a ``dict`` of tensors that goes in
 and out of :meth:`SoftBuffer.update`; nothing is kept in the object.
 The state holds the codes themselves (what is in memory, e.g. ``uint8``), so
 the bit count is that of the data actually held, not an estimate.
+
+References
+----------
+M. Arvinte, J. I. Tamir, "EQ-Net: Joint Deep Learning-Based Log-Likelihood Ratio Estimation and Quantization", EURASIP J. Wireless Commun. Netw., 2022 (the EQ-Net paper).
 """
 
 import numbers

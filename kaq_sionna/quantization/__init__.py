@@ -1,7 +1,12 @@
 """Activation quantization of unfolded detectors: the fake quantizer ``Q_b`` with
 STE (KAQ paper eqs. (9), (10), (19)), the modes fp32 / fp16 / ptq / qat-mse /
 kaq, the MMD loss with learnable, collapse-proof bandwidths (eqs. (11)-(14)),
-the SNR-adaptive step (eq. (15)) and the total loss (eq. (16))."""
+the SNR-adaptive step (eq. (15)) and the total loss (eq. (16)).
+
+References
+----------
+Z. Ren et al., "Deep Unfolding with Kernel-based Quantization in MIMO Detection", ICML 2025 (the KAQ paper).
+"""
 
 from kaq_sionna.quantization.adaptive import adaptive_step, per_sample_snr
 from kaq_sionna.quantization.calibration import MIMOBatch, rayleigh_mimo_batch

@@ -13,6 +13,10 @@ the received energy per stream over the noise power per receive antenna. With
 ``s = N0 I`` its average over channel realisations is the link's
 :math:`E_s/N_0 = 1/N_0`; per sample it also follows the instantaneous channel
 gain.
+
+References
+----------
+Z. Ren et al., "Deep Unfolding with Kernel-based Quantization in MIMO Detection", ICML 2025 (the KAQ paper).
 """
 
 import tensorflow as tf

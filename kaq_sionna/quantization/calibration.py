@@ -6,6 +6,10 @@ The model is that of :mod:`kaq_sionna.channels` and ``docs/conventions.md``:
 :class:`~sionna.phy.mapping.Constellation`, ``s = N0 I`` with
 ``Es/N0 = 1/N0``. A local :class:`tf.random.Generator` is used so that drawing
 a calibration set does not move Sionna's global random state.
+
+References
+----------
+Z. Ren et al., "Deep Unfolding with Kernel-based Quantization in MIMO Detection", ICML 2025 (the KAQ paper).
 """
 
 from typing import NamedTuple

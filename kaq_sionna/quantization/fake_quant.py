@@ -4,6 +4,10 @@ straight-through estimator of eq. (19), and the step initialisation of eq. (10).
 "Fake" quantization keeps floating-point tensors but restricts their values to
 the integer grid ``step * {-q_max, ..., q_max}`` with ``q_max = 2^(b-1) - 1``,
 which is what an integer implementation with a per-tensor scale computes.
+
+References
+----------
+Z. Ren et al., "Deep Unfolding with Kernel-based Quantization in MIMO Detection", ICML 2025 (the KAQ paper).
 """
 
 import numpy as np

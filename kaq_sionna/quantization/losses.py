@@ -1,4 +1,9 @@
-"""Training loss of the KAQ paper, eq. (16)."""
+"""Training loss of the KAQ paper, eq. (16).
+
+References
+----------
+Z. Ren et al., "Deep Unfolding with Kernel-based Quantization in MIMO Detection", ICML 2025 (the KAQ paper).
+"""
 
 import tensorflow as tf
 

@@ -28,6 +28,10 @@ choice: the kernel looks for the scale at which the two sets differ most).
 
 ``bounded=False`` gives free bandwidths :math:`\sigma_j = e^{\theta_j}` (the
 literal reading of the paper), which exhibits the collapse.
+
+References
+----------
+Z. Ren et al., "Deep Unfolding with Kernel-based Quantization in MIMO Detection", ICML 2025 (the KAQ paper).
 """
 
 import math

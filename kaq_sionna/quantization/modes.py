@@ -29,6 +29,10 @@ the signal estimate :math:`\mathbf{x}^{(k)}` leaving layer ``k`` (always), and
 ``("r", k)`` the intermediate :math:`\mathbf{r}^{(k)}` (only with
 ``quantize_intermediate=True``). Each site has its own step (Algorithm 1: one
 :math:`\Delta^{(k)}` per layer).
+
+References
+----------
+Z. Ren et al., "Deep Unfolding with Kernel-based Quantization in MIMO Detection", ICML 2025 (the KAQ paper).
 """
 
 import contextlib

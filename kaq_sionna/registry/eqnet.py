@@ -11,6 +11,10 @@ that lists the shipped EQ-Net models and says how to train one.
 Default ``estimation_inputs = "lmmse"``: the models whose estimation encoder
 learned to detect on this project's CPU-sized training (docs/eqnet.md);
 ``"raw"`` selects the paper's inputs.
+
+References
+----------
+M. Arvinte, J. I. Tamir, "EQ-Net: Joint Deep Learning-Based Log-Likelihood Ratio Estimation and Quantization", EURASIP J. Wireless Commun. Netw., 2022 (the EQ-Net paper).
 """
 
 from kaq_sionna import pretrained
@@ -55,5 +59,5 @@ def _build(ctx, variant="L", estimation_inputs="lmmse"):
 
 
 SPECS = (DetectorSpec(
-    "eqnet", "EQ-Net estimation mode (paper 004): the shipped model for the link's size "
+    "eqnet", "EQ-Net estimation mode (EQ-Net paper): the shipped model for the link's size "
     "(variant, f_E inputs)", PARAMS, _build, _check, source="kaq_sionna"),)

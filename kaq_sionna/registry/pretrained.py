@@ -3,6 +3,10 @@
 The catalogue (:mod:`kaq_sionna.pretrained`) knows model folders and configs; this module
 knows which implementation loads each model type (:data:`LOADERS`) and makes every shipped
 model a registry entry (:func:`detector_spec`).
+
+References
+----------
+Z. Ren et al., "Deep Unfolding with Kernel-based Quantization in MIMO Detection", ICML 2025 (the KAQ paper).
 """
 
 from kaq_sionna import pretrained

@@ -1,6 +1,11 @@
 """Registry entry ``"quantized-llr"``: a soft-bit source detector whose LLRs go through a
 compressor (:class:`~kaq_sionna.detection.quantized_llr.QuantizedLLRDetector`; EQ-Net paper,
-Sect. 3.4 and Fig. 9)."""
+Sect. 3.4 and Fig. 9).
+
+References
+----------
+M. Arvinte, J. I. Tamir, "EQ-Net: Joint Deep Learning-Based Log-Likelihood Ratio Estimation and Quantization", EURASIP J. Wireless Commun. Netw., 2022 (the EQ-Net paper).
+"""
 
 import re
 
@@ -40,7 +45,7 @@ def resolve_quantizer(name, num_tx=None, num_bits_per_symbol=None, blockwise=Fal
         ``blockwise`` and ``num_tx`` is a multiple of the model's).
     blockwise : bool
         Quantize by blocks of the model's ``num_tx`` rows
-        (:class:`~kaq_sionna.softbits.eqnet.BlockwiseEQNet`, paper 004 Sect. 3.5).
+        (:class:`~kaq_sionna.softbits.eqnet.BlockwiseEQNet`, the EQ-Net paper Sect. 3.5).
 
     Output
     ------
@@ -90,10 +95,10 @@ _PARAMS = (
     Param("quantizer", str, "maxmi3", "uniform1..8, maxmi1..8, float16, float32 (elementwise) "
           "or a shipped EQ-Net model name (joint over the streams of a channel use)"),
     Param("eqnet_latent", str, "codebooks", "an EQ-Net quantizer's latent: stored with its "
-          "k-means codebooks, or unquantized float32 features (paper 004, Fig. 5)",
+          "k-means codebooks, or unquantized float32 features (EQ-Net paper, Fig. 5)",
           choices=EQNET_LATENT),
     Param("eqnet_blockwise", bool, False, "an EQ-Net model for N_t streams quantizes a link "
-          "with a multiple of N_t streams by blocks of N_t rows (paper 004 Sect. 3.5)"),
+          "with a multiple of N_t streams by blocks of N_t rows (EQ-Net paper, Sect. 3.5)"),
     Param("fit_esno_db", list, list(DEFAULT_FIT_ESNO_DB),
           "Es/N0 values (dB) of the fitting set of quantizers that need fitting (default: "
           "those of the shipped EQ-Net's training data)"),
@@ -152,5 +157,5 @@ def build_quantized_llr(ctx, source, quantizer, fit_esno_db, fit_samples, fit_se
 SPECS = (DetectorSpec(
     "quantized-llr",
     "a source detector's LLRs stored with a quantizer (scalar uniform / max-MI fitted on a "
-    "Rayleigh set, or a shipped EQ-Net) and read back (paper 004 Fig. 9)",
+    "Rayleigh set, or a shipped EQ-Net) and read back (EQ-Net paper, Fig. 9)",
     _PARAMS, build_quantized_llr, _check, source="kaq"),)

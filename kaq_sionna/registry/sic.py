@@ -1,4 +1,9 @@
-"""Registry entries of the SIC detectors (``mmse-sic``, ``zf-sic``; EQ-Net paper 2.1.2)."""
+"""Registry entries of the SIC detectors (``mmse-sic``, ``zf-sic``; EQ-Net paper 2.1.2).
+
+References
+----------
+M. Arvinte, J. I. Tamir, "EQ-Net: Joint Deep Learning-Based Log-Likelihood Ratio Estimation and Quantization", EURASIP J. Wireless Commun. Netw., 2022 (the EQ-Net paper).
+"""
 
 from kaq_sionna.core.params import Param, SpecError
 from kaq_sionna.detection.sic import ORDERS, MMSESICDetector, ZFSICDetector

@@ -10,7 +10,9 @@ Pretrained models are registry entries under their own names
 PTQ baselines of a shipped fp32 model, :func:`build_post_training`) are
 calibrated on the same set.
 
-
+References
+----------
+Z. Ren et al., "Deep Unfolding with Kernel-based Quantization in MIMO Detection", ICML 2025 (the KAQ paper).
 """
 
 from kaq_sionna.core.params import Param

@@ -1,4 +1,4 @@
-r"""Factorised scalar codebooks for the EQ-Net latent features (paper 004, Sect. 2.6.3).
+r"""Factorised scalar codebooks for the EQ-Net latent features (EQ-Net paper, Sect. 2.6.3).
 
 EQ-Net quantizes its latent feature vector :math:`\mathbf z` (one vector of
 ``latent_dim`` features per MIMO channel use) with one *scalar* quantizer per
@@ -14,6 +14,10 @@ levels, i.e. :math:`N_b = 6` bits per feature).
   decision thresholds (midpoints between neighbouring levels) a value
   exceeds: :meth:`FeatureCodebook.encode` and :meth:`FeatureCodebook.decode`
   are pure TensorFlow (``tf.function``/XLA friendly).
+
+References
+----------
+M. Arvinte, J. I. Tamir, "EQ-Net: Joint Deep Learning-Based Log-Likelihood Ratio Estimation and Quantization", EURASIP J. Wireless Commun. Netw., 2022 (the EQ-Net paper).
 """
 
 import warnings

@@ -1,7 +1,11 @@
 r"""LLR <-> soft-bit conversion: :math:`\Lambda = \tanh(\mathrm{LLR}/2)` and its clipped inverse.
 
 LLRs follow Sionna's convention :math:`\ln\frac{P(b=1)}{P(b=0)}`; soft bits are
-:math:`\tanh(\mathrm{LLR}/2)` (EQ-Net's :math:`\Lambda`, eq. (3) of paper 004).
+:math:`\tanh(\mathrm{LLR}/2)` (EQ-Net's :math:`\Lambda`, eq. (3) of the EQ-Net paper).
+
+References
+----------
+M. Arvinte, J. I. Tamir, "EQ-Net: Joint Deep Learning-Based Log-Likelihood Ratio Estimation and Quantization", EURASIP J. Wireless Commun. Netw., 2022 (the EQ-Net paper).
 """
 
 import numpy as np
@@ -11,7 +15,7 @@ __all__ = ["llr_to_softbit", "softbit_to_llr"]
 
 
 def llr_to_softbit(llr):
-    r"""Soft bit :math:`\Lambda = \tanh(\mathrm{LLR}/2)` (eq. (3) of paper 004).
+    r"""Soft bit :math:`\Lambda = \tanh(\mathrm{LLR}/2)` (eq. (3) of the EQ-Net paper).
 
     With Sionna's sign convention, :math:`\Lambda = P(b=1) - P(b=0)`.
 

@@ -1,4 +1,4 @@
-r"""Training data of EQ-Net: Sionna-simulated soft bits (paper 004, Sect. 2.6.3).
+r"""Training data of EQ-Net: Sionna-simulated soft bits (EQ-Net paper, Sect. 2.6.3).
 
 The chain is that of ``links.CodedMIMOLink`` up to the detector:
 :class:`~sionna.phy.mapping.BinarySource` payloads of ``k`` bits per stream ->
@@ -19,6 +19,10 @@ Reproducibility: Sionna's global generator is re-seeded (``sionna.phy.config.see
 from the scenario seed, the SNR index and the chunk index before every chunk,
 so a data set depends only on the scenario (not on the chunking of earlier
 SNRs or on what ran before). This overwrites the global Sionna seed.
+
+References
+----------
+M. Arvinte, J. I. Tamir, "EQ-Net: Joint Deep Learning-Based Log-Likelihood Ratio Estimation and Quantization", EURASIP J. Wireless Commun. Netw., 2022 (the EQ-Net paper).
 """
 
 import io

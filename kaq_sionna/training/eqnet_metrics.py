@@ -1,8 +1,12 @@
-r"""Evaluation of an EQ-Net on a soft-bit data set (paper 004, eq. (15)): the validation after
+r"""Evaluation of an EQ-Net on a soft-bit data set (EQ-Net paper, eq. (15)): the validation after
 every training epoch and the test metrics of a trained model.
 
 The paths of the model are run as ``tf.function`` graphs in batches of :data:`EVAL_BATCH`
 channel uses (:func:`inference_paths`, :func:`batched`).
+
+References
+----------
+M. Arvinte, J. I. Tamir, "EQ-Net: Joint Deep Learning-Based Log-Likelihood Ratio Estimation and Quantization", EURASIP J. Wireless Commun. Netw., 2022 (the EQ-Net paper).
 """
 
 import numpy as np

@@ -1,4 +1,4 @@
-r"""The training steps of EQ-Net (paper 004, Sects. 2.6.1-2.6.2): the stages of a run and one
+r"""The training steps of EQ-Net (EQ-Net paper, Sects. 2.6.1-2.6.2): the stages of a run and one
 gradient step per stage.
 
 * Stage 1: :math:`f_Q` and :math:`g_Q` on eq. (18) with the latent noise
@@ -6,6 +6,10 @@ gradient step per stage.
 * stage 2: :math:`f_E` on the feature loss eq. (19);
 * single stage (the baseline of Fig. 6): :math:`f_E` and :math:`g_Q` on eq. (18) applied to
   :math:`g_Q(f_E(\cdot))`, eq. (20).
+
+References
+----------
+M. Arvinte, J. I. Tamir, "EQ-Net: Joint Deep Learning-Based Log-Likelihood Ratio Estimation and Quantization", EURASIP J. Wireless Commun. Netw., 2022 (the EQ-Net paper).
 """
 
 import tensorflow as tf

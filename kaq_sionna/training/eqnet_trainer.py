@@ -1,4 +1,4 @@
-r"""Trainer of EQ-Net (paper 004, Sects. 2.6.1-2.6.3).
+r"""Trainer of EQ-Net (EQ-Net paper, Sects. 2.6.1-2.6.3).
 
 * **Data** (:mod:`~kaq_sionna.training.eqnet_data`): Sionna-simulated LDPC-coded
   transmissions at the scenario's SNRs, soft bits from the source detector,
@@ -41,6 +41,10 @@ per SNR) and the model (``<out>/model/``: weights + codebooks + config.json,
 The gradient steps are in :mod:`~kaq_sionna.training.eqnet_steps`, the validation and test
 metrics in :mod:`~kaq_sionna.training.eqnet_metrics`, the checkpoint file in
 :mod:`~kaq_sionna.training.checkpoint`.
+
+References
+----------
+M. Arvinte, J. I. Tamir, "EQ-Net: Joint Deep Learning-Based Log-Likelihood Ratio Estimation and Quantization", EURASIP J. Wireless Commun. Netw., 2022 (the EQ-Net paper).
 """
 
 import json

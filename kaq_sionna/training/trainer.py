@@ -24,6 +24,10 @@ r"""Trainer of the deep-unfolded detectors (KAQ paper, section 4 protocol).
 * At the end: BER at the evaluation SNRs (Es/N0) against Sionna's LMMSE on the
   same data, and the model saved to ``<out>/model/`` (weights + config.json,
   see :mod:`~kaq_sionna.detection.unfolded_io`).
+
+References
+----------
+Z. Ren et al., "Deep Unfolding with Kernel-based Quantization in MIMO Detection", ICML 2025 (the KAQ paper).
 """
 
 import json

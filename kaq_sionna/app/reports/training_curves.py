@@ -12,6 +12,10 @@ Command (the figure of docs/kaq.md)::
     kaq-sionna report training-curves admmnet-qatmse8-4x4-16qam admmnet-kaq8-4x4-16qam \\
         admmnet-qatmse4-4x4-16qam admmnet-kaq4-4x4-16qam \\
         --reference admmnet-fp32-4x4-16qam -o results/kaq/fig5_admmnet_training.png
+
+References
+----------
+Z. Ren et al., "Deep Unfolding with Kernel-based Quantization in MIMO Detection", ICML 2025 (the KAQ paper).
 """
 
 import re

@@ -1,11 +1,11 @@
-r"""EQ-Net: joint soft-bit estimation and quantization (paper 004, Sect. 2.6, Figs. 1-3).
+r"""EQ-Net: joint soft-bit estimation and quantization (EQ-Net paper, Sect. 2.6, Figs. 1-3).
 
 One job per module:
 
 * :mod:`.model`: :class:`EQNet` (the three networks, estimation and quantization modes, its
   compressor interface), :func:`canonical_name` of shipped models;
 * :mod:`.unquantized`: :class:`UnquantizedLatent`, the autoencoder with a float32 latent
-  as a compressor (paper 004, Fig. 5);
+  as a compressor (EQ-Net paper, Fig. 5);
 * :mod:`.layers`: :class:`BranchedDense` and :class:`ResidualBlock`;
 * :mod:`.losses`: :func:`softbit_distortion` (eq. (15)) and :func:`feature_loss` (eq. (19));
 * :mod:`.codes`: the row-aligned byte layout of codes (:func:`pack_codes`, whole bytes per
@@ -16,6 +16,10 @@ One job per module:
 
 Every name is re-exported here, so ``from kaq_sionna.softbits.eqnet import EQNet`` keeps
 working.
+
+References
+----------
+M. Arvinte, J. I. Tamir, "EQ-Net: Joint Deep Learning-Based Log-Likelihood Ratio Estimation and Quantization", EURASIP J. Wireless Commun. Netw., 2022 (the EQ-Net paper).
 """
 
 from kaq_sionna.softbits.eqnet.blockwise import BlockwiseEQNet

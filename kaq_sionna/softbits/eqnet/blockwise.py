@@ -1,4 +1,9 @@
-r"""EQ-Net for more streams than it was trained for, by blocks of rows (paper 004, Sect. 3.5)."""
+r"""EQ-Net for more streams than it was trained for, by blocks of rows (EQ-Net paper, Sect. 3.5).
+
+References
+----------
+M. Arvinte, J. I. Tamir, "EQ-Net: Joint Deep Learning-Based Log-Likelihood Ratio Estimation and Quantization", EURASIP J. Wireless Commun. Netw., 2022 (the EQ-Net paper).
+"""
 
 import warnings
 
@@ -13,7 +18,7 @@ class BlockwiseEQNet:
     A model trained for ``N_t`` streams (e.g. 16) compresses the soft bits of a
     larger system (32 or 64 streams) by splitting each ``[M, K]`` matrix into
     ``M / N_t`` consecutive row blocks and compressing each one independently
-    (paper 004, Fig. 10c-d). A :class:`~kaq_sionna.softbits.Compressor` like
+    (EQ-Net paper, Fig. 10c-d). A :class:`~kaq_sionna.softbits.Compressor` like
     :class:`EQNet` (the codes of a block are the model's); LLRs come back in the
     model's precision.
 

@@ -1,6 +1,11 @@
-r"""EQ-Net's building blocks (paper 004, Fig. 2): dense layers with seeded initialisers,
+r"""EQ-Net's building blocks (EQ-Net paper, Fig. 2): dense layers with seeded initialisers,
 the branched dense layer of the quantization decoder and the residual block of the
-estimation encoder."""
+estimation encoder.
+
+References
+----------
+M. Arvinte, J. I. Tamir, "EQ-Net: Joint Deep Learning-Based Log-Likelihood Ratio Estimation and Quantization", EURASIP J. Wireless Commun. Netw., 2022 (the EQ-Net paper).
+"""
 
 import math
 

@@ -1,5 +1,10 @@
-r"""EQ-Net's training losses (paper 004): the soft-bit distortion (eq. (15)) and the feature
-loss of the estimation stage (eq. (19))."""
+r"""EQ-Net's training losses (EQ-Net paper): the soft-bit distortion (eq. (15)) and the feature
+loss of the estimation stage (eq. (19)).
+
+References
+----------
+M. Arvinte, J. I. Tamir, "EQ-Net: Joint Deep Learning-Based Log-Likelihood Ratio Estimation and Quantization", EURASIP J. Wireless Commun. Netw., 2022 (the EQ-Net paper).
+"""
 
 import tensorflow as tf
 

@@ -1,4 +1,4 @@
-r"""EQ-Net: joint soft-bit estimation and quantization (paper 004, Sect. 2.6, Figs. 1-3).
+r"""EQ-Net: joint soft-bit estimation and quantization (EQ-Net paper, Sect. 2.6, Figs. 1-3).
 
 EQ-Net represents the soft-bit matrix :math:`\Lambda \in [-1, 1]^{N_t \times K}`
 of one MIMO channel use (``N_t`` streams of a :math:`2^K`-QAM; soft bits
@@ -58,6 +58,10 @@ The model is :class:`EQNet` here; its layers are in :mod:`.layers`, its losses i
 :mod:`.losses`, the byte layout of its codes in :mod:`.codes`, the blockwise wrapper in
 :mod:`.blockwise`, saving and loading in :mod:`.model_io`. The trainer is
 :mod:`kaq_sionna.training.eqnet_trainer` (two stages, then the codebooks).
+
+References
+----------
+M. Arvinte, J. I. Tamir, "EQ-Net: Joint Deep Learning-Based Log-Likelihood Ratio Estimation and Quantization", EURASIP J. Wireless Commun. Netw., 2022 (the EQ-Net paper).
 """
 
 import math
@@ -85,7 +89,7 @@ LAYER_DEFAULTS = {"estimation_inputs": "raw"}
 
 
 class EQNet(keras.layers.Layer):
-    r"""EQ-Net soft-bit estimator and quantizer (paper 004, Sect. 2.6, Figs. 1-2).
+    r"""EQ-Net soft-bit estimator and quantizer (EQ-Net paper, Sect. 2.6, Figs. 1-2).
 
     See the module docstring for the architecture. Weights and all computations are
     float32 whatever the ``precision``; the LLRs it returns (:meth:`estimate`,

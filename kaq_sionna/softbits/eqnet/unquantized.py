@@ -1,4 +1,9 @@
-r"""EQ-Net's quantization autoencoder with an unquantized (float32) latent (paper 004, Fig. 5)."""
+r"""EQ-Net's quantization autoencoder with an unquantized (float32) latent (EQ-Net paper, Fig. 5).
+
+References
+----------
+M. Arvinte, J. I. Tamir, "EQ-Net: Joint Deep Learning-Based Log-Likelihood Ratio Estimation and Quantization", EURASIP J. Wireless Commun. Netw., 2022 (the EQ-Net paper).
+"""
 
 import tensorflow as tf
 
@@ -11,7 +16,7 @@ __all__ = ["UnquantizedLatent"]
 class UnquantizedLatent:
     r"""An EQ-Net's quantization autoencoder without numerical quantization of the latent:
     ``compress`` gives the float32 features :math:`f_Q(\Lambda)`, ``decompress`` the LLRs of
-    :math:`g_Q(\mathbf z)` (paper 004, Fig. 5: the cost of the latent dimension alone).
+    :math:`g_Q(\mathbf z)` (EQ-Net paper, Fig. 5: the cost of the latent dimension alone).
 
     A :class:`~kaq_sionna.softbits.Compressor` whose codes are the ``latent_dim`` float32
     features of a channel use: ``32 * latent_dim`` bits per channel use, packed as their
