@@ -120,3 +120,35 @@ def test_bad_report_option_exits_2(capsys):
         main(["report", "kaq", "--no-such-option"])
     assert info.value.code == 2
     assert "--no-such-option" in capsys.readouterr().err
+
+
+def test_provenance_ledger_is_current_and_lists_every_stale_file(at_root, tmp_path, capsys):
+    from kaq_sionna.app.reports.provenance import collect
+
+    out = tmp_path / "provenance.md"
+    assert main(["report", "provenance", "--out", str(out)]) == 0
+    assert out.read_text() == (at_root / "docs" / "provenance.md").read_text(), \
+        "docs/provenance.md is out of date: run kaq-sionna report provenance"
+    rows = collect("results")
+    sweeps = [r for r in rows if r["kind"] == "sweep"]
+    assert len(sweeps) >= 30 and all(r["command"] for r in sweeps)
+    for r in rows:
+        if r["status"] != "clean":
+            assert f"`{r['path']}`" in out.read_text()
+
+
+def test_provenance_classifies_commits(tmp_path):
+    from kaq_sionna.app.reports.provenance import collect
+
+    folder = tmp_path / "results" / "x"
+    folder.mkdir(parents=True)
+    for name, doc in (("a.json", {"commit": "abc"}), ("b.json", {"commit": "abc-dirty"}),
+                      ("c.json", {"command": "kaq-sionna run s.toml"}), ("d.json", [1, 2])):
+        (folder / name).write_text(json.dumps(doc))
+    (folder / "e.json").write_text("{not json")
+    rows = {r["path"].rsplit("/", 1)[1]: r for r in collect(tmp_path / "results")
+            if "results" in r["path"]}
+    assert rows["a.json"]["status"] == "clean" and rows["b.json"]["status"] == "dirty"
+    assert rows["c.json"]["status"] == "none"
+    assert rows["c.json"]["command"] == "kaq-sionna run s.toml"
+    assert "d.json" not in rows and rows["e.json"]["kind"] == "unreadable"

@@ -12,11 +12,20 @@ code). A file a report needs and cannot read is a :class:`~.common.ReportError` 
 import argparse
 import shlex
 
-from kaq_sionna.app.reports import eqnet, eqnet_fig4, kaq, links, snr_table, training_curves
+from kaq_sionna.app.reports import (
+    eqnet,
+    eqnet_fig4,
+    kaq,
+    links,
+    provenance,
+    snr_table,
+    training_curves,
+)
 from kaq_sionna.app.reports.common import Provenance, ReportError
 
 #: Report name -> module, in the order ``kaq-sionna report --list`` prints them.
-REPORTS = {m.NAME: m for m in (kaq, eqnet, eqnet_fig4, links, snr_table, training_curves)}
+REPORTS = {m.NAME: m for m in (kaq, eqnet, eqnet_fig4, links, snr_table, training_curves,
+                                provenance)}
 
 __all__ = ["REPORTS", "ReportError", "report_parser", "run_report", "report_list"]
 
