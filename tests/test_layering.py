@@ -142,3 +142,29 @@ def test_imports_follow_the_layer_order(graph):
 
 def test_cycle_finder_finds_a_cycle():
     assert find_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+@pytest.mark.parametrize("old, new", [("kaq_sionna.cli", "kaq_sionna.app.cli"),
+                                      ("kaq_sionna.params", "kaq_sionna.core.params"),
+                                      ("kaq_sionna.detection.registry",
+                                       "kaq_sionna.registry.detectors")])
+def test_old_module_names_import_the_new_modules_with_a_warning(old, new):
+    import importlib
+    import sys
+
+    sys.modules.pop(old, None)
+    with pytest.warns(DeprecationWarning, match=f"{old} moved to {new}"):
+        module = importlib.import_module(old)
+    assert module is importlib.import_module(new)
+    assert module.__spec__.name == new  # the alias leaves the new module's own spec
+
+
+def test_old_console_entry_point_still_resolves():
+    import importlib
+    import sys
+
+    import kaq_sionna.app.cli as cli
+
+    sys.modules.pop("kaq_sionna.cli", None)
+    with pytest.warns(DeprecationWarning):
+        assert importlib.import_module("kaq_sionna.cli").main is cli.main

@@ -188,8 +188,6 @@ def test_inside_coded_mimo_link(trained):
 
 
 def test_registry_builds_calibrated_detectors():
-    from kaq_sionna.detection import unfolded_registry  # noqa: F401  (registers)
-
     ctx = LinkContext(NTX, NRX, NBPS)
     for name in ("pgdnet", "admmnet"):
         det = build_detector(name, ctx, num_layers=2, quant="ptq", bits=6)

@@ -56,6 +56,6 @@ class MovedModuleFinder(importlib.abc.MetaPathFinder):
 
 
 def install():
-    """Adds :class:`MovedModuleFinder` to ``sys.meta_path`` (once)."""
+    """Puts :class:`MovedModuleFinder` first on ``sys.meta_path`` (once)."""
     if not any(isinstance(f, MovedModuleFinder) for f in sys.meta_path):
-        sys.meta_path.append(MovedModuleFinder())
+        sys.meta_path.insert(0, MovedModuleFinder())  # before finders that might see stale files
