@@ -33,8 +33,18 @@ def test_shapes_and_dtypes(precision, dtype):
     assert set(np.unique(hard.numpy())) <= {0.0, 1.0}
 
 
+def test_untrained_residual_sdnet_is_sionna_zf():
+    """The output layer starts at zero, so the untrained SDNet gives the ZF app LLRs."""
+    from sionna.phy.mimo import LinearDetector
+
+    b = _batch(n=64)
+    zf = LinearDetector("zf", "bit", "app", "qam", 4)(*b.inputs)
+    np.testing.assert_allclose(SDNet(2, 4, 4, SMALL, (8,), 2)(*b.inputs).numpy(), zf.numpy(),
+                               rtol=1e-3, atol=1e-3)
+
+
 def test_gradients_reach_every_weight():
-    det = SDNet(2, 4, 4, SMALL, (8,), 2)
+    det = SDNet(2, 4, 4, SMALL, (8,), 2, residual=False)
     with tf.GradientTape() as tape:
         loss = tf.reduce_mean(tf.square(det(*_batch().inputs)))
     grads = tape.gradient(loss, det.trainable_variables)
@@ -49,9 +59,10 @@ def test_input_image_matches_numpy_reference():
     for i in range(4):
         hc = h[i]
         x = np.linalg.solve(hc.conj().T @ hc, hc.conj().T @ y[i])
+        sig = np.sqrt(0.1 * np.diag(np.linalg.inv(hc.conj().T @ hc)).real / 2)
         hr = np.block([[hc.real, -hc.imag], [hc.imag, hc.real]])
         ref = np.concatenate([np.clip(np.r_[x.real, x.imag], -4, 4)[:, None],
-                              np.sqrt(3) * hr.T], 1)
+                              np.minimum(np.r_[sig, sig], 4)[:, None], np.sqrt(3) * hr.T], 1)
         np.testing.assert_allclose(image[i, :, :, 0].numpy(), ref, rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(snr.numpy(), 1.0, rtol=1e-5)  # 10 dB / 10
 

@@ -10,17 +10,26 @@ this project's choice, stated in ``docs/sdnet.md``:
   :math:`\mathbf{H}_r = \begin{bmatrix}\Re H & -\Im H\\ \Im H & \Re H\end{bmatrix}`
   (:math:`2N_r \times 2N_t`) and :math:`\hat{\mathbf{x}}_{zf} = (\hat H^H \hat H)^{-1}\hat H^H y`
   stacked as :math:`[\Re\hat x; \Im\hat x]`, row :math:`i` of the image
-  (:math:`2N_t \times (1 + 2N_r)`, one channel) is :math:`[\hat x_{zf,r,i},\
-  \sqrt{N_r}\,(\mathbf{H}_r^T)_{i,:}]`: one row per real stream, the ZF estimate then the
-  channel column of that stream (scaled to unit-variance entries, so that configurations with
-  different :math:`N_r` see the same statistics). ZF components are clipped to
-  :math:`\pm` ``zf_clip`` (ill-conditioned LS estimates).
+  (:math:`2N_t \times (2 + 2N_r)`, one channel) is :math:`[\hat x_{zf,r,i},\ \sigma_{zf,i},\
+  \sqrt{N_r}\,(\mathbf{H}_r^T)_{i,:}]`: one row per real stream, the ZF estimate, the
+  standard deviation of its noise per real dimension
+  :math:`\sigma_{zf,k} = \sqrt{N_0 [(\hat H^H\hat H)^{-1}]_{kk} / 2}` (what Sionna's ZF
+  demapper uses; computed from the same two inputs and ``s``, a choice of this project), then
+  the channel column of that stream (scaled to unit-variance entries, so that configurations
+  with different :math:`N_r` see the same statistics). ZF components are clipped to
+  :math:`\pm` ``zf_clip`` and the noise deviations to ``zf_clip`` (ill-conditioned LS
+  estimates).
 * **Convolutional front** (the learngene candidates): ``Conv2D`` layers, ``same`` padding,
   ReLU, each with its own name. Their parameters do not depend on :math:`N_t, N_r`, so a
   segment of them can be inherited by a model of another antenna configuration.
 * **Dense head**: a 1x1 convolution to ``head_reduce`` channels (``head_reduce``), flatten,
   the Es/N0 in dB / 10 (from ``s``) appended, ReLU dense layers (``head_dense<i>``) and a linear
   output (``head_out``) of :math:`N_t K` bit LLRs.
+* **Residual on ZF demapping** (``residual=True``, a choice of this project): the network's
+  output is added to the ZF estimate's exact (app) bit LLRs, Sionna's
+  :class:`~sionna.phy.mapping.Demapper` with per-stream noise variance
+  :math:`N_0[(\hat H^H\hat H)^{-1}]_{kk}`, and the output layer starts at zero, so that an
+  untrained SDNet is the ZF detector and training learns the correction.
 * **Calibration**: the output is trained as the logit of :math:`P(b=1)` with binary cross
   entropy on the bits (:func:`bit_bce`), so it is an LLR in Sionna's sign convention
   :math:`\ln P(b=1|y)/P(b=0|y)`.
@@ -45,7 +54,7 @@ def conv_spec(name, filters, kernel=3):
     return {"name": str(name), "filters": int(filters), "kernel": int(kernel)}
 
 
-def zf_estimate(y, h, eps=1e-6):
+def zf_estimate(y, h, eps=1e-6, return_inverse=False):
     r"""Zero-forcing estimate :math:`(H^H H + \epsilon I)^{-1} H^H y`.
 
     Input
@@ -55,16 +64,23 @@ def zf_estimate(y, h, eps=1e-6):
     eps : float
         Diagonal loading (numerical safety only; 1e-6 against unit-variance columns).
 
+    return_inverse : bool
+        Also return the diagonal of :math:`(H^H H + \epsilon I)^{-1}`.
+
     Output
     ------
     : [..., num_tx], tf.complex64
+    diag : [..., num_tx], tf.float32 (only with ``return_inverse``)
     """
     hh = tf.linalg.adjoint(h)
     gram = tf.matmul(hh, h)
     num_tx = tf.shape(h)[-1]
     gram = gram + tf.cast(eps, gram.dtype) * tf.eye(num_tx, dtype=gram.dtype)
     rhs = tf.linalg.matvec(hh, y)[..., None]
-    return tf.linalg.solve(gram, rhs)[..., 0]
+    x = tf.linalg.solve(gram, rhs)[..., 0]
+    if not return_inverse:
+        return x
+    return x, tf.math.real(tf.linalg.diag_part(tf.linalg.inv(gram)))
 
 
 def sdnet_features(y, h, s, zf_clip=DEFAULT_ZF_CLIP):
@@ -79,22 +95,24 @@ def sdnet_features(y, h, s, zf_clip=DEFAULT_ZF_CLIP):
 
     Output
     ------
-    image : [B, 2 num_tx, 1 + 2 num_rx, 1], tf.float32
+    image : [B, 2 num_tx, 2 + 2 num_rx, 1], tf.float32
     snr : [B, 1], tf.float32
         Es/N0 in dB / 10.
     """
     y, h, s = (tf.cast(t, tf.complex64) for t in (y, h, s))
     num_rx = h.shape[-2]
-    x = zf_estimate(y, h)
+    x, inv_diag = zf_estimate(y, h, return_inverse=True)
     xr = tf.clip_by_value(tf.concat([tf.math.real(x), tf.math.imag(x)], -1), -zf_clip, zf_clip)
+    no = tf.reduce_mean(tf.math.real(tf.linalg.diag_part(s)), -1, keepdims=True)
+    sigma = tf.minimum(tf.sqrt(tf.maximum(no * inv_diag / 2, 0.0)), zf_clip)
+    sigma = tf.concat([sigma, sigma], -1)
     hr, hi = tf.math.real(h), tf.math.imag(h)
     # H_r^T = [[Re H^T, Im H^T], [-Im H^T, Re H^T]]: rows = real streams
     ht = tf.linalg.matrix_transpose
     top = tf.concat([ht(hr), ht(hi)], -1)          # [B, Nt, 2Nr]
     bottom = tf.concat([-ht(hi), ht(hr)], -1)      # [B, Nt, 2Nr]
     hrt = tf.concat([top, bottom], -2) * np.sqrt(num_rx).astype(np.float32)
-    image = tf.concat([xr[..., None], hrt], -1)[..., None]
-    no = tf.reduce_mean(tf.math.real(tf.linalg.diag_part(s)), -1, keepdims=True)
+    image = tf.concat([xr[..., None], sigma[..., None], hrt], -1)[..., None]
     snr = -tf.math.log(tf.maximum(no, 1e-12)) / np.log(10.0).astype(np.float32)  # dB / 10
     return image, snr
 
@@ -180,8 +198,8 @@ class SDNet(keras.layers.Layer):
     """
 
     def __init__(self, num_tx, num_rx, num_bits_per_symbol, conv, head_units=(128,),
-                 head_reduce=4, conv_layers=None, zf_clip=DEFAULT_ZF_CLIP, output="bit",
-                 hard_out=False, precision=None, **kwargs):
+                 head_reduce=4, conv_layers=None, zf_clip=DEFAULT_ZF_CLIP, residual=True,
+                 output="bit", hard_out=False, precision=None, **kwargs):
         super().__init__(dtype="float32", autocast=False, **kwargs)
         if output != "bit":
             raise ValueError(f"SDNet: output must be 'bit', found {output!r}")
@@ -196,10 +214,16 @@ class SDNet(keras.layers.Layer):
         self.head_units = tuple(int(u) for u in head_units)
         self.head_reduce = int(head_reduce)
         self.zf_clip = float(zf_clip)
+        self.residual = bool(residual)
+        if self.residual:
+            from sionna.phy.mapping import Demapper
+
+            self._demapper = Demapper("app", "qam", self.num_bits_per_symbol,
+                                      precision="single")
         self.hard_out = bool(hard_out)
         self.precision = precision or config.precision
         self._rdtype = dtypes[self.precision]["tf"]["rdtype"]
-        rows, cols = 2 * self.num_tx, 1 + 2 * self.num_rx
+        rows, cols = 2 * self.num_tx, 2 + 2 * self.num_rx
         channels = 1
         if conv_layers is None:
             conv_layers = [_make_conv(c) for c in self.conv]
@@ -223,7 +247,8 @@ class SDNet(keras.layers.Layer):
             self.head_layers.append(dense)
             width = units
         out = keras.layers.Dense(self.num_tx * self.num_bits_per_symbol, name="head_out",
-                                 dtype="float32")
+                                 dtype="float32",
+                                 kernel_initializer="zeros" if self.residual else "glorot_uniform")
         out.build((None, width))
         self.head_layers.append(out)
 
@@ -255,7 +280,7 @@ class SDNet(keras.layers.Layer):
                 "num_bits_per_symbol": self.num_bits_per_symbol, "conv": [dict(c) for c in
                                                                           self.conv],
                 "head_units": list(self.head_units), "head_reduce": self.head_reduce,
-                "zf_clip": self.zf_clip}
+                "zf_clip": self.zf_clip, "residual": self.residual}
 
     def num_params(self, names=None):
         """Parameters of the layers ``names`` (default: all)."""
@@ -282,6 +307,14 @@ class SDNet(keras.layers.Layer):
         z = tf.concat([tf.reshape(z, [tf.shape(z)[0], -1]), snr], -1)
         for layer in self.head_layers[1:]:
             z = layer(z)
+        z = tf.reshape(z, [-1, self.num_tx, self.num_bits_per_symbol])
+        if self.residual:
+            x, inv_diag = zf_estimate(tf.cast(y, tf.complex64), tf.cast(h, tf.complex64),
+                                      return_inverse=True)
+            no = tf.reduce_mean(tf.math.real(tf.linalg.diag_part(tf.cast(s, tf.complex64))), -1,
+                                keepdims=True)
+            zf_llr = self._demapper(x, tf.maximum(no * inv_diag, 1e-9))
+            z = z + tf.reshape(zf_llr, [-1, self.num_tx, self.num_bits_per_symbol])
         shape = tf.concat([batch_shape, [self.num_tx, self.num_bits_per_symbol]], 0)
         return tf.reshape(z, shape)
 

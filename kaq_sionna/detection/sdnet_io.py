@@ -56,6 +56,7 @@ def build_from_config(layer, hard_out=False, precision=None, name=None):
     """An (untrained) :class:`SDNet` from the ``"layer"`` entry of a config."""
     return SDNet(layer["num_tx"], layer["num_rx"], layer["num_bits_per_symbol"], layer["conv"],
                  layer["head_units"], layer["head_reduce"], zf_clip=layer["zf_clip"],
+                 residual=layer.get("residual", True),
                  hard_out=hard_out, precision=precision, name=name)
 
 
