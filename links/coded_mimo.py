@@ -12,7 +12,13 @@ from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
 from sionna.phy.mapping import BinarySource, Mapper
 from sionna.phy.utils import hard_decisions
 
-from kaq_sionna.channels import SNR_TYPES, FlatFadingMIMOChannel, add_csi_error, snr_db_to_no
+from kaq_sionna.channels import (
+    SNR_TYPES,
+    FlatFadingMIMOChannel,
+    add_csi_error,
+    add_ls_csi_error,
+    snr_db_to_no,
+)
 
 #: Codeword-to-stream mappings of :class:`CodedMIMOLink`.
 LAYER_MAPPINGS = ("per-stream", "cyclic")
@@ -62,6 +68,11 @@ class CodedMIMOLink(Block):
     fading : "fast" | "block"
     csi_error_var : float
         Variance of the additive CSI error.
+    csi_pilots : int
+        If ``> 0``, ``h_hat`` is a pilot-based LS estimate: ``csi_pilots`` orthogonal
+        unit-energy pilot symbols per stream, error ``CN(0, N0 / csi_pilots)`` at the
+        link's SNR (:func:`kaq_sionna.channels.ls_csi_error_var`), added to
+        ``csi_error_var``. ``0`` (default): no estimation error beyond ``csi_error_var``.
     uncoded : bool
         If `True`, no LDPC: ``n`` random bits per stream are mapped directly and
         ``b_hat`` holds the detector's hard decisions (``k`` is ignored).
@@ -92,7 +103,7 @@ class CodedMIMOLink(Block):
 
     def __init__(self, detector, num_tx=4, num_rx=4, num_bits_per_symbol=4, k=512, n=1024,
                  channel="rayleigh", tx_corr=0.0, rx_corr=0.0, fading="fast",
-                 csi_error_var=0.0, uncoded=False, snr_type="ebno", num_bp_iter=20,
+                 csi_error_var=0.0, csi_pilots=0, uncoded=False, snr_type="ebno", num_bp_iter=20,
                  soft_output=False, layer_mapping="per-stream", precision=None, **kwargs):
         super().__init__(precision=precision, **kwargs)
         if n % num_bits_per_symbol:
@@ -113,6 +124,9 @@ class CodedMIMOLink(Block):
         self.n, self.k = n, (n if uncoded else k)
         self.uncoded, self.snr_type, self.fading = uncoded, snr_type, fading
         self.csi_error_var = float(csi_error_var)
+        if csi_pilots < 0:
+            raise ValueError(f"csi_pilots must be >= 0, found {csi_pilots}")
+        self.csi_pilots = int(csi_pilots)
         self.soft_output = soft_output
         self.coderate = 1.0 if uncoded else k / n
         self.num_channel_uses = n // num_bits_per_symbol
@@ -192,7 +206,10 @@ class CodedMIMOLink(Block):
         if h is None:
             h = self.draw_channel(batch_size)
         y = self._apply_channel(x, h, no)
-        h_hat = add_csi_error(h, self.csi_error_var)
+        if self.csi_pilots:
+            h_hat = add_ls_csi_error(h, no, self.csi_pilots, self.csi_error_var)
+        else:
+            h_hat = add_csi_error(h, self.csi_error_var)
         s = tf.cast(no, self.cdtype) * tf.eye(self.num_rx, dtype=self.cdtype)
         s = tf.broadcast_to(s, tf.concat([tf.shape(y), [self.num_rx]], 0))
         llr = self.detector(y, h_hat, s)  # [batch, ncu, num_tx, nbps]

@@ -66,6 +66,9 @@ LINKS = {
                   choices=("fast", "block")),
             Param("csi_error_var", float, 0.0, "variance of the CSI error h_hat = h + e",
                   min=0.0),
+            Param("csi_pilots", int, 0, "pilot-based LS CSI: orthogonal unit-energy pilots "
+                  "per stream, error variance N0 / csi_pilots added (0: off)", min=0,
+                  max=4096),
             Param("layer_mapping", str, "per-stream", "codeword to stream mapping: each stream its "
                   "own codeword, or codeword c's symbol j on stream (c + j) mod num_tx (every "
                   "codeword over all streams, as NR layer mapping)",

@@ -30,7 +30,7 @@ from kaq_sionna.registry.detectors import LinkContext, validate_detector
 #: out of the fingerprint, so that finished runs still match their scenario and resume (as
 #: :func:`kaq_sionna.training.spec.spec_fingerprint` does for training scenarios).
 LATER_DEFAULTS = {
-    "link": {"coded_mimo": {"layer_mapping": "per-stream"}},
+    "link": {"coded_mimo": {"layer_mapping": "per-stream", "csi_pilots": 0}},
     "sweep": {"link_axis": {}},
     "detector": {"quantized-llr": {"eqnet_latent": "codebooks", "eqnet_blockwise": False}},
 }

@@ -110,4 +110,44 @@ def add_csi_error(h, csi_error_var):
     return h + complex_normal(tf.shape(h), var=csi_error_var, precision=precision)
 
 
-__all__ = ["SNR_TYPES", "snr_db_to_no", "FlatFadingMIMOChannel", "add_csi_error"]
+def ls_csi_error_var(no, num_pilots):
+    r"""Error variance of pilot-based least-squares channel estimation.
+
+    Pilot model (``docs/conventions.md``, *CSI error*): every stream sends
+    ``num_pilots >= num_tx`` pilot symbols of unit energy, mutually orthogonal across
+    streams (``X_p X_p^H = num_pilots I``), through the same channel and noise as the data:
+    ``Y_p = H X_p + N_p``. The LS estimate ``H_hat = Y_p X_p^H (X_p X_p^H)^{-1} = H + N_p
+    X_p^H / num_pilots`` has i.i.d. error entries ``CN(0, N0 / num_pilots)``.
+
+    Input
+    -----
+    no : float or tf.float
+        Noise variance ``N0`` (any shape).
+    num_pilots : int
+        Pilot symbols per stream (``> 0``).
+
+    Output
+    ------
+    : same type and shape as ``no``, ``N0 / num_pilots``
+    """
+    if num_pilots <= 0:
+        raise ValueError(f"num_pilots must be > 0, found {num_pilots}")
+    return no / num_pilots
+
+
+def add_ls_csi_error(h, no, num_pilots, csi_error_var=0.0):
+    r"""LS channel estimate ``h_hat = h + e`` of the pilot model of :func:`ls_csi_error_var`.
+
+    ``e ~ CN(0, N0 / num_pilots + csi_error_var)`` i.i.d.; ``no`` is a scalar or has the
+    batch shape of ``h`` without its last two dimensions (one noise variance per matrix).
+    """
+    precision = "double" if h.dtype == tf.complex128 else "single"
+    rdtype = tf.float64 if precision == "double" else tf.float32
+    var = ls_csi_error_var(tf.cast(no, rdtype), num_pilots) + tf.cast(csi_error_var, rdtype)
+    var = tf.broadcast_to(tf.reshape(var, tf.concat([tf.shape(var), [1, 1]], 0)), tf.shape(h))
+    e = complex_normal(tf.shape(h), precision=precision)
+    return h + e * tf.cast(tf.sqrt(var), h.dtype)
+
+
+__all__ = ["SNR_TYPES", "snr_db_to_no", "FlatFadingMIMOChannel", "add_csi_error",
+           "add_ls_csi_error", "ls_csi_error_var"]

@@ -12,6 +12,7 @@ module                     entries
 :mod:`.unfolded`           ``pgdnet``, ``admmnet`` (untrained, optional quantization)
 :mod:`.eqnet`              ``eqnet`` (the shipped EQ-Net for the link's size)
 :mod:`.quantized_llr`      ``quantized-llr`` (a source detector + a compressor)
+:mod:`.sdnet`              ``sdnet`` (untrained SDNet; shipped SDNet models by name)
 :mod:`.pretrained`         every shipped model under its own name (a resolver)
 :mod:`.compressors`        ``float32``, ``float16``, ``uniform<b>``, ``maxmi<b>``, EQ-Net models
 =========================  ===============================================================
@@ -23,7 +24,15 @@ Example
 """
 
 from kaq_sionna import pretrained as _catalogue
-from kaq_sionna.registry import eqnet, pretrained, quantized_llr, sic, sionna, unfolded
+from kaq_sionna.registry import (
+    eqnet,
+    pretrained,
+    quantized_llr,
+    sdnet,
+    sic,
+    sionna,
+    unfolded,
+)
 from kaq_sionna.registry.compressors import (
     COMPRESSORS,
     eqnet_compressor_names,
@@ -42,7 +51,7 @@ from kaq_sionna.registry.detectors import (
 )
 from kaq_sionna.registry.pretrained import load_pretrained
 
-for _module in (sionna, sic, unfolded, eqnet, quantized_llr):
+for _module in (sionna, sic, unfolded, eqnet, quantized_llr, sdnet):
     for _spec in _module.SPECS:
         register_detector(_spec)
 register_resolver(pretrained.detector_spec, lambda: _catalogue.available())

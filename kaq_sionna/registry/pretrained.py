@@ -11,7 +11,7 @@ Z. Ren et al., "Deep Unfolding with Kernel-based Quantization in MIMO Detection"
 
 from kaq_sionna import pretrained
 from kaq_sionna.core.params import Param, SpecError
-from kaq_sionna.detection import unfolded_io
+from kaq_sionna.detection import sdnet_io, unfolded_io
 from kaq_sionna.quantization.modes import STEP_MODES
 from kaq_sionna.registry.detectors import DetectorSpec
 from kaq_sionna.registry.unfolded import build_post_training
@@ -22,6 +22,7 @@ LOADERS = {
     "pgdnet": unfolded_io.pretrained_loader,
     "admmnet": unfolded_io.pretrained_loader,
     "eqnet": eqnet.pretrained_loader,
+    "sdnet": sdnet_io.pretrained_loader,
 }
 
 
@@ -37,7 +38,8 @@ def load_pretrained(name, **kwargs):
 
     Output
     ------
-    : :class:`~kaq_sionna.detection.PGDNet`, :class:`~kaq_sionna.detection.ADMMNet` or
+    : :class:`~kaq_sionna.detection.PGDNet`, :class:`~kaq_sionna.detection.ADMMNet`,
+        :class:`~kaq_sionna.detection.sdnet.SDNet` or
         :class:`~kaq_sionna.softbits.eqnet.EQNet`
 
     Raises
@@ -115,6 +117,10 @@ def detector_spec(name):
 
     summary = (f"pretrained {config.get('model')} ({config.get('epochs')} epochs, "
                f"{system.get('num_tx')}x{system.get('num_rx')})")
+    if config.get("model") == "sdnet":
+        summary = (f"pretrained sdnet, {config.get('role')} model, "
+                   f"{system.get('num_tx')}x{system.get('num_rx')} "
+                   f"{2 ** system.get('num_bits_per_symbol', 0)}-QAM ({config.get('task_summary')})")
     params = (Param("demapping_method", str, "app", "demapping of the Gaussian approximation",
                     choices=("app", "maxlog")),)
     if unfolded:
