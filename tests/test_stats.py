@@ -69,3 +69,19 @@ def test_gap_of_a_value_and_a_bound_is_an_interval():
     two = gap(kaq4, kaq4)
     assert two.estimate == 0 and two.low < 0 < two.high
     assert fmt_gap(gap(crossing([0, 1], [90, 50], [100, 100], 0.1), kaq4)).startswith(">")
+
+
+def test_results_carry_intervals_on_read_and_in_the_csv(root):
+    from kaq_sionna.app.results import CI_FIELDS, load_results, plot_png, to_csv
+
+    doc = load_results(root / "results/kaq_coded_16x16_16qam_admm_qatmse/results.json")
+    assert doc["ci_level"] == CI_LEVEL
+    for c in doc["curves"]:
+        assert all(len(c[f]) == len(c["snr_db"]) for f in CI_FIELDS)
+        for k, n, v, lo, hi in zip(c["block_errors"], c["num_blocks"], c["bler"],
+                                   c["bler_ci_low"], c["bler_ci_high"], strict=True):
+            assert lo <= v <= hi
+            assert (lo == 0 and hi > 0) if k == 0 else lo > 0
+    header = to_csv(doc).splitlines()[0].split(",")
+    assert header[-4:] == list(CI_FIELDS)
+    assert plot_png(doc, error_bars=True)[:4] == b"\x89PNG"
