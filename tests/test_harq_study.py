@@ -131,19 +131,28 @@ def test_snr_at_bler_interpolates_in_log_bler():
     assert snr_at_bler([0, 1, 2], [1.0, 0.5, 0.01], 0.1) == pytest.approx(1 + t)
     assert snr_at_bler([0, 1], [0.05, 0.01], 0.1) is None  # starts below the target
     assert snr_at_bler([0, 1], [0.9, 0.5], 0.1) is None  # never reaches it
-    assert snr_at_bler([0, 1], [0.9, 0.0], 0.1) == 1  # no error at the next point
+    # no error at the next point: only a bound (kaq_sionna.app.stats.crossing returns it)
+    assert snr_at_bler([0, 1], [0.9, 0.0], 0.1) is None
 
 
 def test_penalties_against_float32():
     doc = {"scenario": {"harq": {"target_round": 2}}, "curves": [
         {"detector": "lmmse", "label": "a", "storage": "float32", "snr_db": [0, 1],
-         "bler_per_round": [[1, 1.0], [1, 0.01]]},
+         "block_errors_per_round": [[100, 100], [100, 1]], "num_blocks": [100, 100]},
         {"detector": "lmmse", "label": "b", "storage": "uniform3", "snr_db": [0, 1, 2],
-         "bler_per_round": [[1, 1.0], [1, 1.0], [1, 0.01]]},
+         "block_errors_per_round": [[100, 100], [100, 100], [100, 1]],
+         "num_blocks": [100, 100, 100]},
+        {"detector": "lmmse", "label": "c", "storage": "uniform2", "snr_db": [0, 1],
+         "block_errors_per_round": [[100, 100], [100, 0]], "num_blocks": [100, 100]},
     ]}
     rows = penalties(doc, 0.1)
     assert rows[0]["penalty_db"] == 0
     assert rows[1]["penalty_db"] == pytest.approx(1.0)
+    lo, hi = rows[1]["penalty"]["low"], rows[1]["penalty"]["high"]
+    assert lo < 1.0 < hi
+    # falls from BLER 1 to no error: a bound, never a value
+    assert rows[2]["snr_db"] is None and rows[2]["snr_at_most_db"] == 1
+    assert rows[2]["penalty_db"] is None and rows[2]["penalty_at_most_db"] is not None
 
 
 # ---------------------------------------------------------------- memory model

@@ -6,10 +6,11 @@ Two halves, joined in one table and one plot:
   storage scheme) are swept with :func:`kaq_sionna.app.sweep.run_sweep` (resuming
   what is already in ``results/<scenario>/``); for every curve the SNR at
   which the BLER after the first retransmission (round ``target_round`` of
-  the scenario) crosses ``target_bler`` is interpolated (linear in SNR, log
-  in BLER, between the two points around the first crossing), and the
-  penalty of a scheme is that SNR minus the float32 curve's for the same
-  detector;
+  the scenario) crosses ``target_bler`` is found by
+  :func:`kaq_sionna.app.stats.crossing` (interpolated, linear in SNR, log in
+  BLER, only between two points with block errors around the target;
+  otherwise a bound), and the penalty of a scheme is that SNR minus the
+  float32 curve's for the same detector, with its interval;
 * **modelled**: the soft-buffer memory of a cell
   (:func:`kaq_sionna.harq.memory.soft_buffer_memory`) for every scheme, with
   and without limited buffer rate matching.
@@ -19,11 +20,11 @@ This module is application layer (it runs sweeps, hence links) like
 """
 
 import json
-import math
 from dataclasses import replace
 from pathlib import Path
 
 from kaq_sionna.app.results import atomic_write_bytes, atomic_write_text, figure_png
+from kaq_sionna.app.stats import crossing, gap, rate_crossing
 from kaq_sionna.harq.memory import NRSoftBufferConfig, soft_buffer_memory
 
 __all__ = ["DEFAULT_SCENARIOS", "snr_at_bler", "penalties", "storage_bits",
@@ -35,7 +36,10 @@ DEFAULT_SCENARIOS = ("scenarios/harq_2x2_64qam.toml", "scenarios/harq_4x4_16qam.
 
 
 def snr_at_bler(snr_db, bler, target=0.1):
-    """SNR where a BLER curve first falls to ``target`` (log-BLER interpolation).
+    """SNR where a BLER curve first falls to ``target``, only when it is a value.
+
+    Kept for callers that have rates but no counts; the rule is
+    :func:`kaq_sionna.app.stats.crossing` (which also returns bounds and intervals: use it).
 
     Input
     -----
@@ -46,18 +50,12 @@ def snr_at_bler(snr_db, bler, target=0.1):
     Output
     ------
     : float | `None`
-        `None` if the curve never reaches ``target`` or starts below it.
+        `None` unless two points with errors bracket ``target`` (a curve that falls from above
+        the target to zero errors only bounds the crossing; so does one that starts below it or
+        never reaches it).
     """
-    pts = sorted(zip(snr_db, bler, strict=True))
-    if not pts or pts[0][1] <= target:
-        return None
-    for (s0, b0), (s1, b1) in zip(pts, pts[1:], strict=False):
-        if b0 > target >= b1:
-            if b1 <= 0:  # no error measured at s1: the crossing is at most s1
-                return s1
-            t = (math.log(b0) - math.log(target)) / (math.log(b0) - math.log(b1))
-            return s0 + t * (s1 - s0)
-    return None
+    c = rate_crossing(sorted(zip(map(float, snr_db), bler, strict=True)), target)
+    return c.snr_db if c.is_value else None
 
 
 def penalties(doc, target_bler=0.1):
@@ -72,28 +70,34 @@ def penalties(doc, target_bler=0.1):
     Output
     ------
     : list of dict
-        One per curve: ``detector``, ``storage``, ``snr_db`` (`None` if not
-        reached in the grid), ``penalty_db`` (`None` if it or the float32
-        reference is missing), and for a curve still above the target at its
-        last point ``snr_above_db`` / ``penalty_above_db``: lower bounds (the
-        last grid point), else `None`.
+        One per curve: ``detector``, ``storage``, ``crossing`` (the dict of a
+        :class:`~kaq_sionna.app.stats.Crossing`), ``snr_db`` (`None` unless the crossing is a
+        value), ``penalty`` (the dict of a :class:`~kaq_sionna.app.stats.Gap` to the float32
+        curve of the same detector, or `None`), ``penalty_db`` (its estimate), and bounds:
+        ``snr_above_db`` / ``penalty_above_db`` for a curve still above the target at its last
+        point (lower bounds), ``snr_at_most_db`` / ``penalty_at_most_db`` for one that falls to
+        zero errors or starts below the target (upper bounds), else `None`.
     """
     r = doc["scenario"]["harq"]["target_round"]
-    rows = []
+    rows, found = [], {}
     for c in doc["curves"]:
-        bler = [p[r - 1] for p in c["bler_per_round"]]
-        snr = snr_at_bler(c["snr_db"], bler, target_bler)
-        # still above the target at the last point: the crossing is beyond the grid
-        beyond = c["snr_db"][-1] if snr is None and bler and bler[-1] > target_bler else None
+        errors = [p[r - 1] for p in c["block_errors_per_round"]]
+        cr = crossing(c["snr_db"], errors, c["num_blocks"], target_bler)
+        found[c["label"]] = cr
         rows.append({"detector": c["detector"], "label": c["label"], "storage": c["storage"],
-                     "snr_db": snr, "snr_above_db": beyond})
-    ref = {row["detector"]: row["snr_db"] for row in rows if row["storage"] == "float32"}
+                     "crossing": cr.as_dict(), "snr_db": cr.snr_db,
+                     "snr_above_db": cr.low if cr.kind == "lower" else None,
+                     "snr_at_most_db": cr.high if cr.kind == "upper" else None})
+    ref = {row["detector"]: found[row["label"]] for row in rows if row["storage"] == "float32"}
     for row in rows:
         base = ref.get(row["detector"])
-        row["penalty_db"] = (None if base is None or row["snr_db"] is None
-                             else row["snr_db"] - base)
-        row["penalty_above_db"] = (None if base is None or row["snr_above_db"] is None
-                                   else row["snr_above_db"] - base)
+        g = None if base is None else gap(found[row["label"]], base)
+        row["penalty"] = None if g is None else g.as_dict()
+        row["penalty_db"] = None if g is None else g.estimate
+        own = found[row["label"]]
+        row["penalty_above_db"] = (g.low if g is not None and own.kind == "lower" else None)
+        row["penalty_at_most_db"] = (g.high if g is not None and own.kind == "upper"
+                                     else None)
     return rows
 
 
@@ -187,9 +191,11 @@ def run_memory_study(scenario_paths=DEFAULT_SCENARIOS, out_dir="results/harq-mem
     return doc
 
 
-def _fmt(value, spec, above=None):
+def _fmt(value, spec, above=None, at_most=None):
     if value is None and above is not None:
         return "> " + format(above, spec)
+    if value is None and at_most is not None:
+        return "<= " + format(at_most, spec)
     return "n/a" if value is None else format(value, spec)
 
 
@@ -197,15 +203,15 @@ def memory_table(doc):
     """Markdown tables: penalties per scenario and scheme, and the cell memory per scheme."""
     lines = [f"Eb/N0 at BLER {doc['target_bler']:g} after the first retransmission and penalty "
              "against float32 storage at the same storage point (`> x`: still above the "
-             "target at the last grid point x).", "",
+             "target at the last grid point x; `<= x`: falls to zero block errors at x).", "",
              "| scenario | detector | storage | bits/soft bit | SNR [dB] | penalty [dB] |",
              "| --- | --- | --- | ---: | ---: | ---: |"]
     for m in doc["measured"]:
         for row in m["rows"]:
             lines.append(f"| {m['scenario']} | {row['detector']} | {row['storage']} | "
                          f"{doc['bits_per_soft_bit'][row['storage']]:g} | "
-                         f"{_fmt(row['snr_db'], '.2f', row['snr_above_db'])} | "
-                         f"{_fmt(row['penalty_db'], '+.2f', row['penalty_above_db'])} |")
+                         f"{_fmt(row['snr_db'], '.2f', row['snr_above_db'], row.get('snr_at_most_db'))} | "
+                         f"{_fmt(row['penalty_db'], '+.2f', row['penalty_above_db'], row.get('penalty_at_most_db'))} |")
     full = doc["memory"]["full_buffer"]
     cfg, tb = full["config"], full["transport_block"]
     lines += ["", f"Cell soft-buffer memory: {cfg['num_prbs']} PRB, {cfg['num_layers']} layers, "

@@ -22,6 +22,13 @@ Schema (``schema_version`` 1)::
       ]
     }
 
+Every curve also carries the 95 % Clopper-Pearson interval of each point's BER and BLER
+(:data:`CI_FIELDS`: ``ber_ci_low``, ``ber_ci_high``, ``bler_ci_low``, ``bler_ci_high``;
+a point without errors has the one-sided upper bound and 0, see docs/conventions.md), computed
+from the counts whenever the file is written (:func:`add_intervals`; files written before they
+existed get them on read with the same function). They are derived data, not part of the
+scenario or its fingerprint.
+
 A curve holds only finished SNR points; ``done`` says whether the detector's
 sweep ended (all points, or early stop after an error-free point).
 
@@ -59,6 +66,7 @@ from kaq_sionna.core.provenance import git_commit, versions  # noqa: F401  (re-e
 SCHEMA_VERSION = 1
 CURVE_FIELDS = ("snr_db", "ber", "bler", "bit_errors", "num_bits", "block_errors",
                 "num_blocks", "seconds", "status")
+CI_FIELDS = ("ber_ci_low", "ber_ci_high", "bler_ci_low", "bler_ci_high")
 HARQ_FIELDS = ("bler_per_round", "block_errors_per_round", "mean_transmissions", "goodput",
                "stored_bits_mean", "stored_bits_max", "storage_params")
 
@@ -106,8 +114,17 @@ def curve_fields(curve):
 
 
 def load_results(path):
+    """A results document, with the confidence intervals (:func:`add_intervals`) of files
+    written before they existed."""
     with open(path) as fh:
-        return json.load(fh)
+        doc = json.load(fh)
+    if isinstance(doc, dict) and isinstance(doc.get("curves"), list) and not all(
+            "bler_ci_low" in c for c in doc["curves"]):
+        try:
+            add_intervals(doc)
+        except (KeyError, TypeError, ValueError):
+            pass  # malformed: validate_results names the problem
+    return doc
 
 
 def validate_results(doc):
@@ -128,9 +145,25 @@ def validate_results(doc):
                              f"lengths {lengths}")
 
 
+def add_intervals(doc):
+    """Adds (or refreshes) the :data:`CI_FIELDS` of every curve of a results document from its
+    counts (:func:`kaq_sionna.app.stats.rate_ci`); returns ``doc``."""
+    from kaq_sionna.app.stats import CI_LEVEL, COUNTS, rate_ci
+
+    for curve in doc["curves"]:
+        for metric, (errors, trials) in COUNTS.items():
+            lows, highs = rate_ci(curve[errors], curve[trials])
+            curve[f"{metric}_ci_low"] = [float(f"{v:.6g}") for v in lows]
+            curve[f"{metric}_ci_high"] = [float(f"{v:.6g}") for v in highs]
+    doc["ci_level"] = CI_LEVEL
+    return doc
+
+
 def write_all(out_dir, doc):
-    """Writes results.json, results.csv and plot.png into ``out_dir`` (each atomically)."""
+    """Writes results.json, results.csv and plot.png into ``out_dir`` (each atomically), after
+    :func:`add_intervals`."""
     out_dir = Path(out_dir)
+    add_intervals(doc)
     atomic_write_text(out_dir / "results.json", json.dumps(doc, indent=2) + "\n")
     atomic_write_text(out_dir / "results.csv", to_csv(doc))
     atomic_write_bytes(out_dir / "plot.png", plot_png(doc))
@@ -142,6 +175,8 @@ def to_csv(doc):
     harq = any("storage" in c for c in doc["curves"])
     axis = axis_name(doc)
     fields = CURVE_FIELDS + (HARQ_FIELDS if harq else ())
+    if all("bler_ci_low" in c for c in doc["curves"]):
+        fields += CI_FIELDS
     writer.writerow(["detector", "label", *(["storage"] if harq else []),
                      *([axis] if axis else []), *fields])
     for curve in doc["curves"]:
@@ -165,8 +200,14 @@ def _csv_cell(value):
 SNR_LABELS = {"ebno": r"$E_b/N_0$ [dB]", "esno": r"$E_s/N_0$ [dB]"}
 
 
-def plot_png(doc):
-    """BER and BLER vs SNR, log y-axis, one labelled line per detector. Returns PNG bytes."""
+def plot_png(doc, error_bars=None):
+    """BER and BLER vs SNR, log y-axis, one labelled line per detector. Returns PNG bytes.
+
+    ``error_bars`` (default: ``[sweep] error_bars`` of the scenario) draws each point's
+    confidence interval (:data:`CI_FIELDS`; a point without errors as a downward arrow from its
+    upper bound)."""
+    if error_bars is None:
+        error_bars = bool(doc["scenario"].get("sweep", {}).get("error_bars", False))
     import matplotlib
 
     matplotlib.use("Agg")
@@ -182,6 +223,7 @@ def plot_png(doc):
                   (lambda c: c["goodput"], "goodput [bit / stream channel use]", False))
     else:
         panels = ((lambda c: c["ber"], "BER", True), (lambda c: c["bler"], "BLER", True))
+    bars = {"BER": "ber", "BLER": "bler"} if error_bars and not harq else {}
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2))
     axis = axis_name(doc)
     against_axis = axis and len({s for c in doc["curves"] for s in c["snr_db"]}) == 1
@@ -193,7 +235,9 @@ def plot_png(doc):
                    if v > 0 or not log]
             if pts:
                 xs, ys = zip(*pts, strict=True)
-                (ax.semilogy if log else ax.plot)(xs, ys, "o-", label=curve["label"])
+                (line,) = (ax.semilogy if log else ax.plot)(xs, ys, "o-", label=curve["label"])
+                if title in bars and f"{bars[title]}_ci_low" in curve:
+                    _error_bars(ax, curve, bars[title], line.get_color())
         ax.set_xlabel(SNR_LABELS.get(doc.get("snr_type"), "SNR [dB]"))
         ax.set_ylabel(title)
         ax.grid(True, which="both", alpha=0.3)
@@ -213,6 +257,17 @@ def plot_png(doc):
                  f"{2 ** link.get('num_bits_per_symbol', 0)}-QAM, {link.get('channel')}, {what}"
                  + (" (quick)" if doc.get("quick") else ""))
     return figure_png(fig)
+
+
+def _error_bars(ax, curve, metric, color):
+    """Confidence intervals of a curve's points; a zero-error point: a hollow down-triangle at
+    its upper bound."""
+    for x, v, lo, hi in zip(curve["snr_db"], curve[metric], curve[f"{metric}_ci_low"],
+                            curve[f"{metric}_ci_high"], strict=True):
+        if v > 0:
+            ax.errorbar([x], [v], yerr=[[v - lo], [hi - v]], color=color, capsize=2, lw=0.8)
+        else:
+            ax.plot([x], [hi], "v", color=color, ms=4, mfc="none")
 
 
 def _plot_against_axis(doc, axis, axes, panels):

@@ -31,7 +31,7 @@ from kaq_sionna.registry.detectors import LinkContext, validate_detector
 #: :func:`kaq_sionna.training.spec.spec_fingerprint` does for training scenarios).
 LATER_DEFAULTS = {
     "link": {"coded_mimo": {"layer_mapping": "per-stream", "csi_pilots": 0}},
-    "sweep": {"link_axis": {}},
+    "sweep": {"link_axis": {}, "error_bars": False},
     "detector": {"quantized-llr": {"eqnet_latent": "codebooks", "eqnet_blockwise": False}},
 }
 
@@ -58,6 +58,8 @@ SWEEP_KEYS = (
     Param("early_stop", bool, True, "skip the remaining points of a detector after a point "
           "without errors"),
     Param("mode", str, "graph", "execution mode of the link", choices=("eager", "graph", "xla")),
+    Param("error_bars", bool, False, "draw each point's 95 % confidence interval in plot.png "
+          "(intervals are always in results.json and the CSV)"),
 )
 
 #: ``[link]`` keys a link axis may not sweep: detectors are validated (and pretrained models

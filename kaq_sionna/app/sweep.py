@@ -24,6 +24,7 @@ from sionna.phy.utils import sim_ber
 
 from kaq_sionna.app.results import load_results, new_results, validate_results, write_all
 from kaq_sionna.app.scenario import RunEntry, axis_text
+from kaq_sionna.app.stats import binomial_ci
 from kaq_sionna.core.params import diff_keys
 from kaq_sionna.core.quiet_tf import stderr_silenced
 from kaq_sionna.registry.detectors import build_detector
@@ -92,9 +93,9 @@ def open_results(scenario, out_dir, quick, restart, command):
 class _Progress:
     """sim_ber-style progress table, one row per SNR point, live while it runs."""
 
-    HEADER = ("{:>9} |{:>11} |{:>11} |{:>12} |{:>12} |{:>13} |{:>12} |{:>12} |  {}"
-              .format("SNR [dB]", "BER", "BLER", "bit errors", "num bits", "block errors",
-                      "num blocks", "runtime [s]", "status"))
+    HEADER = ("{:>9} |{:>11} |{:>11} |{:>21} |{:>12} |{:>12} |{:>13} |{:>12} |{:>12} |  {}"
+              .format("SNR [dB]", "BER", "BLER", "BLER 95% CI", "bit errors", "num bits",
+                      "block errors", "num blocks", "runtime [s]", "status"))
 
     def __init__(self, stream):
         self.stream = stream
@@ -111,8 +112,10 @@ class _Progress:
             return
         ber = be / nb if nb else 0.0
         bler = ble / nbl if nbl else 0.0
-        text = (f"{snr:>9.2f} |{ber:>11.4e} |{bler:>11.4e} |{be:>12d} |{nb:>12d} |{ble:>13d} |"
-                f"{nbl:>12d} |{seconds:>12.1f} |  {status}")
+        lo, hi = binomial_ci(ble, nbl) if final else (float("nan"), float("nan"))
+        ci = f"[{lo:.3g}, {hi:.3g}]"
+        text = (f"{snr:>9.2f} |{ber:>11.4e} |{bler:>11.4e} |{ci:>21} |{be:>12d} |{nb:>12d} |"
+                f"{ble:>13d} |{nbl:>12d} |{seconds:>12.1f} |  {status}")
         print(text, end="\n" if final else "\r", file=self.stream, flush=True)
 
 

@@ -12,12 +12,14 @@ from pathlib import Path
 
 from kaq_sionna.app.memory_study import snr_at_bler
 from kaq_sionna.app.results import figure_png, validate_results
+from kaq_sionna.app.stats import curve_crossing, fmt_gap, fmt_snr, gap
 from kaq_sionna.core.atomic_io import atomic_write_bytes, atomic_write_text
 from kaq_sionna.core.params import SpecError
 from kaq_sionna.core.provenance import git_commit
 
 __all__ = ["ReportError", "Provenance", "display_path", "load_json", "load_sweep",
-           "crossing_table", "snr_at_bler", "write_summary", "save_figure", "pyplot"]
+           "crossing_table", "crossing_row", "crossing_cells", "snr_at_bler", "write_summary",
+           "save_figure", "pyplot", "curve_crossing", "gap", "fmt_snr", "fmt_gap"]
 
 
 class ReportError(SpecError):
@@ -88,8 +90,9 @@ def load_sweep(path):
 def crossing_table(doc, metric, targets, reference=None):
     """SNR where each curve of a sweep first falls to each target, and the gaps to a reference.
 
-    Interpolation as :func:`kaq_sionna.app.memory_study.snr_at_bler` (linear in SNR,
-    logarithmic in the error rate, between the grid points around the first crossing).
+    Crossings by :func:`kaq_sionna.app.stats.crossing` (interpolated only between two points
+    with errors around the target, otherwise a bound), gaps by :func:`kaq_sionna.app.stats.gap`
+    (an interval from the points' confidence intervals).
 
     Input
     -----
@@ -102,24 +105,48 @@ def crossing_table(doc, metric, targets, reference=None):
 
     Output
     ------
-    rows : list of (str, list of (float | None, float | None), (float, float) | None)
-        Per curve: label, per target (SNR in dB or `None` if not reached on the grid, gap to
-        the reference in dB rounded to 0.01 or `None`; > 0 means more SNR than the reference),
-        and the curve's last point ``(snr_db, value)``.
+    rows : list of (str, list of (Crossing, Gap | None), (float, float) | None)
+        Per curve: label, per target the crossing and the gap to the reference (> 0 means more
+        SNR than the reference; `None` for an empty curve), and the curve's last point
+        ``(snr_db, value)``.
     reference : str or None
         The label gaps are taken to.
     """
     rows = []
     for c in doc["curves"]:
-        rows.append((c["label"], [snr_at_bler(c["snr_db"], c[metric], t) for t in targets],
+        rows.append((c["label"], [curve_crossing(c, metric, t) for t in targets],
                      (c["snr_db"][-1], c[metric][-1]) if c["snr_db"] else None))
     ref = next((r for r in rows if r[0] == reference), rows[0] if rows else None)
     out = []
     for label, snrs, last in rows:
-        gaps = [None if s is None or r is None else round(s - r, 2)
-                for s, r in zip(snrs, ref[1], strict=True)]
+        gaps = [gap(s, r) for s, r in zip(snrs, ref[1], strict=True)]
         out.append((label, list(zip(snrs, gaps, strict=True)), last))
     return out, ref[0] if ref else None
+
+
+def crossing_row(cells, last, targets):
+    """A crossing-table row as summary JSON: per target ``t`` the crossing ``"<t>"`` and the
+    gap ``"gap_<t>"`` (dicts of :meth:`~kaq_sionna.app.stats.Crossing.as_dict` /
+    :meth:`~kaq_sionna.app.stats.Gap.as_dict`, gap `None` if unknown), and ``"last"``."""
+    row = {f"{t:g}": c.as_dict() for t, (c, _) in zip(targets, cells, strict=True)}
+    row["last"] = list(last) if last else None
+    row.update({f"gap_{t:g}": None if g is None else g.as_dict()
+                for t, (_, g) in zip(targets, cells, strict=True)})
+    return row
+
+
+def crossing_cells(row, targets):
+    """The markdown cells (SNR, gap) per target of a :func:`crossing_row`; a curve still above
+    the target at its last grid point shows that point's value."""
+    cells = []
+    for t in targets:
+        c, g = row[f"{t:g}"], row[f"gap_{t:g}"]
+        text = fmt_snr(c, unit=" dB")
+        last = row["last"]
+        if c["kind"] == "lower" and last:
+            text += f" ({last[1]:.3g} at {last[0]:g} dB)"
+        cells += [text, fmt_gap(g)]
+    return cells
 
 
 def write_summary(path, summary, provenance, indent=2):

@@ -8,9 +8,9 @@ the Fig. 4 CSI study ``<results>/eqnet_fig4_csi_2x2_64qam/results.json``
 to ``<out>`` (default ``<results>/eqnet``)
 
 * ``summary.json``: per scenario and curve the Eb/N0 where BLER first falls to 1e-1 and 1e-2
-  (:func:`kaq_sionna.app.reports.common.crossing_table`; `None` when the curve does not get
-  there on the grid, with its last BLER), and the gap to the scenario's reference curve (its
-  first curve: ML, or MMSE-SIC for Fig. 10); the Fig. 4 BLER per detector and CSI error
+  (:func:`kaq_sionna.app.reports.common.crossing_table`: a value only between two points with
+  errors, otherwise a bound "<= x" / "> x"), and the gap to the scenario's reference curve (its
+  first curve: ML, or MMSE-SIC for Fig. 10) with its interval; the Fig. 4 BLER per detector and CSI error
   variance; the Fig. 6 validation distortions;
 * ``fig6_two_stage_vs_single_stage.png``: validation distortion of the estimation path vs
   gradient updates (paper Fig. 6, left);
@@ -28,6 +28,8 @@ from pathlib import Path
 
 from kaq_sionna.app.reports import eqnet_fig4
 from kaq_sionna.app.reports.common import (
+    crossing_cells,
+    crossing_row,
     crossing_table,
     display_path,
     load_json,
@@ -78,13 +80,7 @@ def crossings(doc):
     """Per curve label: the Eb/N0 at each target, the last point, and the gaps to the first
     curve."""
     rows, _ = crossing_table(doc, "bler", TARGETS)
-    out = {}
-    for label, cells, last in rows:
-        row = {f"{t:g}": snr for t, (snr, _) in zip(TARGETS, cells, strict=True)}
-        row["last"] = list(last) if last else None
-        row.update({f"gap_{t:g}": gap for t, (_, gap) in zip(TARGETS, cells, strict=True)})
-        out[label] = row
-    return out
+    return {label: crossing_row(cells, last, TARGETS) for label, cells, last in rows}
 
 
 def fig6_curves(results):
@@ -162,15 +158,7 @@ def tables(summary):
                   "| curve | Eb/N0 @ BLER 1e-1 | gap | Eb/N0 @ BLER 1e-2 | gap |",
                   "| --- | --- | --- | --- | --- |"]
         for label, row in table.items():
-            cells = []
-            for t in TARGETS:
-                v, g = row[f"{t:g}"], row[f"gap_{t:g}"]
-                if v is None:
-                    last = row["last"]
-                    cells += [f"not reached ({last[1]:.3g} at {last[0]:g} dB)" if last else "-",
-                              "-"]
-                else:
-                    cells += [f"{v:.2f} dB", "-" if g is None else f"{g:+.2f} dB"]
+            cells = crossing_cells(row, TARGETS)
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("")
     for mode, c in summary["fig6"].items():

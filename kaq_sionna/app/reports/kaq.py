@@ -11,9 +11,12 @@ started; the main file wins), and writes to ``<out>`` (default ``<results>/kaq``
 * ``fig4_ber_<size>_16qam.png``: paper Fig. 4 layout, one panel per network;
 * ``coded_bler_<size>_16qam.png``: the same for coded BLER;
 
-and prints both tables (markdown). Crossings as
-:func:`kaq_sionna.app.reports.common.crossing_table`; `None` / "not reached" when a curve never
-gets there on the grid. A gap ``A - B`` > 0 dB means A needs more SNR than B.
+and prints both tables (markdown). Crossings by :func:`kaq_sionna.app.stats.crossing`: a value
+only between two points with errors around the target, otherwise a bound ("<= x": the curve
+falls to zero errors at x or starts below the target; "> x": still above it at the last grid
+point x). A gap ``A - B`` > 0 dB means A needs more SNR than B; it carries the interval from the
+points' 95 % Clopper-Pearson intervals ("-0.19 [-0.45, +0.08] dB"), and is only an interval
+when a crossing is a bound.
 
 Commands::
 
@@ -26,13 +29,16 @@ from pathlib import Path
 
 from kaq_sionna.app.reports.common import (
     ReportError,
+    curve_crossing,
     display_path,
+    fmt_gap,
+    fmt_snr,
     load_sweep,
     pyplot,
     save_figure,
-    snr_at_bler,
     write_summary,
 )
+from kaq_sionna.app.stats import gap as crossing_gap
 
 NAME = "kaq"
 NETS = ("pgdnet", "admmnet")
@@ -65,8 +71,9 @@ def curves(doc):
 
 
 def crossings(doc_curves, key, targets):
-    """Per label, the SNR at each target of the ``key`` ("ber" or "bler") curve."""
-    return {label: {f"{t:g}": snr_at_bler(c["snr_db"], c[key], t) for t in targets}
+    """Per label, the :class:`~kaq_sionna.app.stats.Crossing` at each target of the ``key``
+    ("ber" or "bler") curve."""
+    return {label: {f"{t:g}": curve_crossing(c, key, t) for t in targets}
             for label, c in doc_curves.items()}
 
 
@@ -79,9 +86,11 @@ def ber_at(doc_curves, label, snr_db):
 
 
 def gap(table, a, b, target):
-    """``snr(a) - snr(b)`` at ``target`` in dB, or `None` if either is missing."""
+    """``snr(a) - snr(b)`` at ``target``: the dict of a :class:`~kaq_sionna.app.stats.Gap`
+    (estimate and interval in dB), or `None` if either curve is missing."""
     sa, sb = table.get(a, {}).get(target), table.get(b, {}).get(target)
-    return None if sa is None or sb is None else round(sa - sb, 2)
+    g = None if sa is None or sb is None else crossing_gap(sa, sb)
+    return None if g is None else g.as_dict()
 
 
 def claims(unc, ber, bler):
@@ -107,6 +116,10 @@ def claims(unc, ber, bler):
     return rows
 
 
+def _as_dicts(table):
+    return {label: {t: c.as_dict() for t, c in row.items()} for label, row in table.items()}
+
+
 def summarize(results="results", size="4x4"):
     """The summary document (without command and commit) and the curves it was made from.
 
@@ -130,7 +143,7 @@ def summarize(results="results", size="4x4"):
     ber = crossings(unc, "ber", (1e-1, 1e-2))
     bler = crossings(cod, "bler", (1e-1, 1e-2))
     summary = {"sources": [display_path(p) for p in used],
-               "uncoded_esno_db_at_ber": ber, "coded_ebno_db_at_bler": bler,
+               "uncoded_esno_db_at_ber": _as_dicts(ber), "coded_ebno_db_at_bler": _as_dicts(bler),
                "gaps_db": claims(unc, ber, bler),
                "uncoded_ber_at_25db": {k: c["ber"][-1] for k, c in unc.items()
                                        if c["snr_db"] and c["snr_db"][-1] == 25.0}}
@@ -168,10 +181,6 @@ def plot(doc_curves, key, xlabel, title):
     return fig
 
 
-def _fmt(value, unit=" dB"):
-    return "not reached" if value is None else f"{value:+.2f}{unit}" if unit else f"{value:.2f}"
-
-
 def tables(summary):
     """The two markdown tables (SNR at target per detector, claims) as text."""
     ber, bler = summary["uncoded_esno_db_at_ber"], summary["coded_ebno_db_at_bler"]
@@ -182,17 +191,17 @@ def tables(summary):
     for lab in labels:
         b, bl = ber.get(lab, {}), bler.get(lab, {})
         b25 = summary["uncoded_ber_at_25db"].get(lab)
-        lines.append(f"| {lab} | {_fmt(b.get('0.1'), '')} | {_fmt(b.get('0.01'), '')} | "
+        lines.append(f"| {lab} | {fmt_snr(b.get('0.1'))} | {fmt_snr(b.get('0.01'))} | "
                      + ("-" if b25 is None else f"{b25:.3g}")
-                     + f" | {_fmt(bl.get('0.1'), '')} | {_fmt(bl.get('0.01'), '')} |")
+                     + f" | {fmt_snr(bl.get('0.1'))} | {fmt_snr(bl.get('0.01'))} |")
     lines += ["", "| claim | A - B | uncoded @ BER 1e-1 | uncoded @ BER 1e-2 | BER A / B @ 25 dB "
               "| coded @ BLER 1e-1 | coded @ BLER 1e-2 |",
               "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in summary["gaps_db"]:
         b25 = " / ".join("-" if v is None else f"{v:.3g}" for v in r["ber_25db"])
-        lines.append(f"| {r['claim']} | {r['a']} - {r['b']} | {_fmt(r['uncoded_ber_1e-1'])} | "
-                     f"{_fmt(r['uncoded_ber_1e-2'])} | {b25} | {_fmt(r['coded_bler_1e-1'])} | "
-                     f"{_fmt(r['coded_bler_1e-2'])} |")
+        lines.append(f"| {r['claim']} | {r['a']} - {r['b']} | {fmt_gap(r['uncoded_ber_1e-1'])} | "
+                     f"{fmt_gap(r['uncoded_ber_1e-2'])} | {b25} | {fmt_gap(r['coded_bler_1e-1'])} | "
+                     f"{fmt_gap(r['coded_bler_1e-2'])} |")
     return "\n".join(lines)
 
 

@@ -4,11 +4,13 @@ Reads the sweeps ``<results>/<scenario>/results.json`` of the OFDM/CDL, PUSCH an
 scenarios of :data:`SCENARIOS` and writes to ``<out>`` (default ``<results>/links``)
 
 * ``summary.json``: per scenario and curve the Eb/N0 where BLER first falls to 1e-1
-  (:func:`kaq_sionna.app.memory_study.snr_at_bler`; `None` when the curve stays above it on the
-  grid) with the curve's points;
+  (:func:`kaq_sionna.app.stats.crossing`: a value only between two points with block errors
+  around the target, otherwise a bound) and the gap to LMMSE (estimate and the interval from
+  the points' 95 % Clopper-Pearson intervals), with the curve's points;
 * ``bler.png``: one panel per scenario;
 
-and prints the table (markdown; "> x (b)": BLER b at the last grid point x).
+and prints the two tables (markdown; "<= x": BLER falls from above 1e-1 to zero block errors at
+x; "> x (b)": BLER b at the last grid point x).
 
 Command::
 
@@ -18,11 +20,14 @@ Command::
 from pathlib import Path
 
 from kaq_sionna.app.reports.common import (
+    curve_crossing,
     display_path,
+    fmt_gap,
+    fmt_snr,
+    gap,
     load_sweep,
     pyplot,
     save_figure,
-    snr_at_bler,
     write_summary,
 )
 
@@ -38,6 +43,7 @@ SCENARIOS = (
     ("robustness_cdl_a", "robustness: CDL-A, LS"),
 )
 TARGET = 0.1
+REFERENCE = "lmmse"
 
 
 def add_arguments(parser):
@@ -49,16 +55,23 @@ def add_arguments(parser):
 
 def summarize(results="results"):
     """``{scenario: {title, command, curves: {label: {snr_db, bler, num_blocks,
-    snr_at_bler_1e-1}}}}`` of the sweeps under ``results``."""
+    snr_at_bler_1e-1, gap_to_lmmse_1e-1}}}}`` of the sweeps under ``results`` (crossing and gap
+    as the dicts of :class:`~kaq_sionna.app.stats.Crossing` and :class:`~kaq_sionna.app.stats.Gap`;
+    gap `None` without an LMMSE curve)."""
     summary = {}
     for name, title in SCENARIOS:
         doc = load_sweep(Path(results) / name / "results.json")
+        found = {(c.get("label") or c["detector"]): curve_crossing(c, "bler", TARGET)
+                 for c in doc["curves"]}
+        ref = found.get(REFERENCE)
         curves = {}
         for c in doc["curves"]:
             label = c.get("label") or c["detector"]
+            g = None if ref is None else gap(found[label], ref)
             curves[label] = {"snr_db": c["snr_db"], "bler": c["bler"],
-                             "num_blocks": c["num_blocks"],
-                             "snr_at_bler_1e-1": snr_at_bler(c["snr_db"], c["bler"], TARGET)}
+                             "block_errors": c["block_errors"], "num_blocks": c["num_blocks"],
+                             "snr_at_bler_1e-1": found[label].as_dict(),
+                             "gap_to_lmmse_1e-1": None if g is None else g.as_dict()}
         summary[name] = {"title": title, "command": f"kaq-sionna run scenarios/{name}.toml",
                          "curves": curves}
     return summary
@@ -67,26 +80,42 @@ def summarize(results="results"):
 def _cell(curve):
     if not curve["snr_db"]:
         return "running"
-    snr = curve["snr_at_bler_1e-1"]
-    if snr is not None:
-        return f"{snr:.1f}"
-    return f"> {curve['snr_db'][-1]:g} ({curve['bler'][-1]:.2f})"
+    c = curve["snr_at_bler_1e-1"]
+    if c["kind"] == "lower":
+        return f"> {c['low']:g} ({curve['bler'][-1]:.2f})"
+    return fmt_snr(c, digits=1)
 
 
-def table(scenarios):
-    """The markdown table: a row per curve label, a column per scenario."""
+def _gap_cell(curve):
+    if not curve["snr_db"]:
+        return "running"
+    return fmt_gap(curve["gap_to_lmmse_1e-1"], digits=1, unit="")
+
+
+def table(scenarios, gaps=False):
+    """The markdown table: a row per curve label, a column per scenario; Eb/N0 at BLER 1e-1,
+    or (``gaps``) the gap to LMMSE there."""
     labels = []
     for s in scenarios.values():
         labels += [lab for lab in s["curves"] if lab not in labels]
     names = list(scenarios)
-    lines = ["Eb/N0 [dB] at BLER 1e-1 (\"> x (b)\": BLER b at the last grid point x)", "",
-             "| detector | " + " | ".join(scenarios[n]["title"] for n in names) + " |",
+    cell = _gap_cell if gaps else _cell
+    lines = ["| detector | " + " | ".join(scenarios[n]["title"] for n in names) + " |",
              "| --- |" + " --- |" * len(names)]
     for lab in labels:
-        cells = [_cell(scenarios[n]["curves"][lab]) if lab in scenarios[n]["curves"] else "-"
+        cells = [cell(scenarios[n]["curves"][lab]) if lab in scenarios[n]["curves"] else "-"
                  for n in names]
         lines.append(f"| {lab} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def tables(scenarios):
+    """Both tables with their headings, as printed."""
+    return "\n".join([
+        "Eb/N0 [dB] at BLER 1e-1 (\"<= x\": falls to zero block errors at x; \"> x (b)\": "
+        "BLER b at the last grid point x)", "", table(scenarios), "",
+        "Gap to LMMSE [dB] at BLER 1e-1 (> 0: needs more SNR than LMMSE; [low, high]: from the "
+        "95 % Clopper-Pearson intervals of the points)", "", table(scenarios, gaps=True)])
 
 
 def plot(scenarios):
@@ -114,6 +143,6 @@ def run(args, provenance):
     scenarios = summarize(args.results)
     write_summary(out / "summary.json", {"scenarios": scenarios}, provenance, indent=1)
     figure = save_figure(plot(scenarios), out / "bler.png", dpi=110)
-    print(table(scenarios))
+    print(tables(scenarios))
     print(f"\nwrote {display_path(out / 'summary.json')}, {display_path(figure)}")
     return 0

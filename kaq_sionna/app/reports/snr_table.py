@@ -1,9 +1,12 @@
 """Any sweep: the SNR where each curve's BER or BLER first falls to each target, with gaps.
 
-Interpolation as :func:`kaq_sionna.app.memory_study.snr_at_bler` (linear in SNR, logarithmic in
-the error rate, between the grid points around the first crossing); "not reached" with the
-curve's last point when it never gets there on the grid. Gaps are to ``--reference`` (default:
-the first curve); > 0 dB means the curve needs more SNR. Prints one markdown table per results
+Crossings by :func:`kaq_sionna.app.stats.crossing`: interpolated (linear in SNR, logarithmic in
+the error rate) only between two points with errors around the target; otherwise a bound,
+printed as one: "<= x dB" (the curve falls to zero errors at x, or starts below the target),
+"> x dB" (still above the target at the last grid point x, with its value there). Gaps are to
+``--reference`` (default: the first curve), > 0 dB means the curve needs more SNR; each carries
+an interval from the points' 95 % Clopper-Pearson intervals ("+0.25 [-0.10, +0.61] dB"), or is
+only that interval when a crossing is a bound. Prints one markdown table per results
 file; ``--json FILE`` also writes the tables.
 
 Command, e.g.::
@@ -13,6 +16,8 @@ Command, e.g.::
 """
 
 from kaq_sionna.app.reports.common import (
+    crossing_cells,
+    crossing_row,
     crossing_table,
     display_path,
     load_sweep,
@@ -32,19 +37,15 @@ def add_arguments(parser):
 
 
 def tables(paths, metric, targets, reference=None):
-    """``{path: {"snr_type", "reference", "curves": {label: row}}}`` where a row holds, per
-    target ``t``, the SNR ``"<t>"`` and the gap ``"gap_<t>"`` (dB or `None`), and ``"last"``
-    (the curve's last point ``[snr_db, value]`` or `None`)."""
+    """``{path: {"snr_type", "reference", "curves": {label: row}}}``, a row as
+    :func:`~kaq_sionna.app.reports.common.crossing_row`."""
     out = {}
     for path in paths:
         doc = load_sweep(path)
         rows, ref = crossing_table(doc, metric, targets, reference)
         curves = {}
         for label, cells, last in rows:
-            row = {f"{t:g}": snr for t, (snr, _) in zip(targets, cells, strict=True)}
-            row["last"] = list(last) if last else None
-            row.update({f"gap_{t:g}": g for t, (_, g) in zip(targets, cells, strict=True)})
-            curves[label] = row
+            curves[label] = crossing_row(cells, last, targets)
         out[display_path(path)] = {"snr_type": doc.get("snr_type", "snr"), "reference": ref,
                                    "curves": curves}
     return out
@@ -60,14 +61,7 @@ def markdown(tables_, metric, targets):
                   + " |",
                   "| --- |" + " --- | --- |" * len(targets)]
         for label, row in t["curves"].items():
-            parts = []
-            for x in targets:
-                snr, gap = row[f"{x:g}"], row[f"gap_{x:g}"]
-                if snr is None:
-                    last = row["last"]
-                    parts += [f"not reached ({last[1]:.3g} at {last[0]:g} dB)", "-"]
-                else:
-                    parts += [f"{snr:.2f} dB", "-" if gap is None else f"{gap:+.2f} dB"]
+            parts = crossing_cells(row, targets)
             lines.append(f"| {label} | " + " | ".join(parts) + " |")
         lines.append("")
     return "\n".join(lines)

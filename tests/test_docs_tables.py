@@ -1,0 +1,59 @@
+"""The crossing and gap tables that docs/ cite are regenerated from the committed results and
+must appear in the docs verbatim: a changed result or a changed crossing rule fails here until
+the docs are updated (re-run the report and paste its tables)."""
+
+import pytest
+
+from kaq_sionna.app.reports import kaq, links
+
+
+@pytest.fixture
+def at_root(root, monkeypatch):
+    monkeypatch.chdir(root)
+    return root
+
+
+def _blocks(text):
+    """The markdown tables of ``text`` (runs of lines starting with '|')."""
+    out, cur = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            cur.append(line)
+        elif cur:
+            out.append("\n".join(cur))
+            cur = []
+    return out
+
+
+def _assert_tables_in(doc_path, generated):
+    doc = doc_path.read_text()
+    for table in _blocks(generated):
+        assert table in doc, (f"{doc_path.name} lacks this table as the report now prints it "
+                              f"(update the doc):\n{table}")
+
+
+def test_links_tables_match_the_committed_results(at_root):
+    _assert_tables_in(at_root / "docs/links.md", links.tables(links.summarize("results")))
+
+
+def test_kaq_16x16_tables_match_the_committed_results(at_root):
+    summary, _, _ = kaq.summarize("results", "16x16")
+    _assert_tables_in(at_root / "docs/kaq.md", kaq.tables(summary))
+
+
+def test_no_bound_is_printed_as_a_crossing(at_root):
+    """The four corrected conclusions of issue 18 stay bounds/intervals."""
+    summary, _, _ = kaq.summarize("results", "16x16")
+    bler = summary["coded_ebno_db_at_bler"]
+    assert bler["admmnet-qatmse4"]["0.01"]["kind"] == "upper"
+    assert bler["kbest"]["0.1"]["kind"] == "upper"
+    gap = next(r for r in summary["gaps_db"] if (r["a"], r["b"]) ==
+               ("admmnet-kaq4", "admmnet-qatmse4"))["coded_bler_1e-2"]
+    assert gap["estimate"] is None and gap["low"] < 0 and gap["high"] > -0.4
+    pusch = links.summarize("results")["pusch_cdl_b"]["curves"]["kbest"]
+    assert pusch["snr_at_bler_1e-1"]["kind"] == "upper"
+    assert pusch["gap_to_lmmse_1e-1"]["low"] < 0
+    text = (at_root / "docs/kaq.md").read_text() + (at_root / "docs/links.md").read_text()
+    for wrong in ("1.1-1.3 dB behind\nLMMSE", "12.00 dB, 0.67 dB after LMMSE)",
+                  "BLER 1e-1 at 14.0 dB, 3.4 dB after LMMSE"):
+        assert wrong not in text
