@@ -78,7 +78,7 @@ def test_results_carry_intervals_on_read_and_in_the_csv(root):
     assert doc["ci_level"] == CI_LEVEL
     for c in doc["curves"]:
         assert all(len(c[f]) == len(c["snr_db"]) for f in CI_FIELDS)
-        for k, n, v, lo, hi in zip(c["block_errors"], c["num_blocks"], c["bler"],
+        for k, _n, v, lo, hi in zip(c["block_errors"], c["num_blocks"], c["bler"],
                                    c["bler_ci_low"], c["bler_ci_high"], strict=True):
             assert lo <= v <= hi
             assert (lo == 0 and hi > 0) if k == 0 else lo > 0
