@@ -26,7 +26,7 @@ def _cmd_run(args):
     scenario = load_scenario(args.scenario)
     out = Path(args.out) if args.out else Path("results") / (
         scenario.name + ("-quick" if args.quick else ""))
-    command = "kaq-sionna " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = command_line(args)
     print(f"scenario {scenario.name} ({args.scenario}) -> {out}/"
           + (" [quick]" if args.quick else ""), flush=True)
     try:
@@ -100,13 +100,10 @@ def _cmd_train(args):
                         "shipped)")
     out = Path(args.out) if args.out else Path("results") / "train" / (
         spec.name + ("-quick" if args.quick else ""))
-    command = "kaq-sionna " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = command_line(args)
     print(f"training scenario {spec.name} ({args.scenario}) -> {out}/"
           + (" [quick]" if args.quick else ""), flush=True)
-    ship_dir = None
-    if args.ship:
-        from kaq_sionna import pretrained
-        ship_dir = pretrained.MODELS_DIR
+    ship_dir = ship_target(spec.name, args.overwrite) if args.ship else None
     try:
         doc = train(spec, out, quick=args.quick, restart=args.restart, ship_dir=ship_dir,
                     command=command)
@@ -118,6 +115,40 @@ def _cmd_train(args):
         return EXIT_INTERRUPTED
     print(f"wrote {out}/model/ ({doc['name']}), {out}/train.json")
     return 0
+
+
+def command_line(args):
+    """The command as given (``kaq-sionna`` and the arguments ``main`` parsed), quoted so that
+    it re-runs as written; recorded in results.json and config.json."""
+    argv = getattr(args, "argv", None)
+    argv = sys.argv[1:] if argv is None else argv
+    return "kaq-sionna " + " ".join(shlex.quote(str(a)) for a in argv)
+
+
+def ship_target(name, overwrite=False):
+    """The folder ``train --ship`` writes the model ``name`` into, or a :class:`UserError`.
+
+    Models are shipped only from a development checkout (a git clone, where they can be
+    committed), never into an installed package; a name that is already shipped, or that a
+    built-in detector uses, is refused unless ``overwrite`` (``--overwrite``) is given.
+    """
+    from kaq_sionna import pretrained
+    from kaq_sionna.registry import DETECTORS
+
+    repo = pretrained.REPOSITORY_MODELS_DIR.parent
+    if not (repo / ".git").exists() or not (repo / "pyproject.toml").is_file():
+        raise UserError("--ship: expected a development checkout of kaq-sionna (models are "
+                        "shipped by committing them), found an installed package at "
+                        f"{Path(pretrained.__file__).parent}; use the trained model by path "
+                        "instead: [[detector]] path = \"results/train/<name>/model\"")
+    if name in DETECTORS:
+        raise UserError(f"--ship: expected a model name that is not a registry entry, found "
+                        f"{name!r} (rename [scenario] name)")
+    if name in pretrained.available() and not overwrite:
+        raise UserError(f"--ship: a model named {name!r} is already shipped "
+                        f"({pretrained.model_dir(name)}); rename [scenario] name of the "
+                        "training scenario, or add --overwrite to replace it")
+    return pretrained.MODELS_DIR
 
 
 def _set_threads(n):
@@ -342,7 +373,10 @@ def build_parser():
     tr.add_argument("--threads", type=int, default=0,
                     help="TensorFlow intra/inter-op threads (0: TensorFlow's default)")
     tr.add_argument("--ship", action="store_true", help="also save the final model as a "
-                    "shipped pretrained model (kaq_sionna/pretrained/models/<name>/)")
+                    "shipped pretrained model (kaq_sionna/pretrained/models/<name>/, <name> "
+                    "from [scenario] name; development checkout only)")
+    tr.add_argument("--overwrite", action="store_true", help="--ship: replace a shipped model "
+                    "of the same name")
     tr.set_defaults(func=_cmd_train)
 
     hm = sub.add_parser("harq-memory", help="HARQ soft-buffer memory study: sweeps the HARQ "
@@ -438,6 +472,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     from kaq_sionna.core.params import SpecError  # imports TensorFlow quietly
 
     if getattr(args, "threads", 0):
