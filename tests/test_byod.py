@@ -255,3 +255,31 @@ def test_plot_results_shows_zero_error_points_as_bounds(tmp_path):
     assert len(plot_results(tmp_path / "r", metrics="bler").axes) == 1
     with pytest.raises(ValueError, match="labels of"):
         plot_results(doc, detectors=["C"])
+
+
+def test_describe_lists_learned_parameters_by_name():
+    from kaq_sionna.registry import load_pretrained
+
+    det = load_pretrained(SHIPPED)
+    doc = det.describe(as_dict=True)
+    np.testing.assert_allclose(doc["parameters"]["eta"]["values"], det.eta.numpy(), rtol=1e-5)
+    assert set(doc["parameters"]) == {"eta", "lambda"}
+    q = doc["quantizer"]
+    assert (q["mode"], q["num_bits"]) == ("kaq", 4) and {"alpha", "gamma"} <= set(q["parameters"])
+    text = det.describe()
+    assert "sign(r) max(|r| - lambda, 0)" in text and "Delta = alpha SNR^(-1/2) + gamma" in text
+    admm = load_pretrained("admmnet-fp32-4x4-16qam").describe(as_dict=True)
+    assert {"log_rho", "rho", "lambda", "tau"} <= set(admm["parameters"])
+    assert admm["quantizer"] is None and len(admm["parameters"]["tau"]["values"]) == 4
+    eq = load_pretrained("eqnet-l-2x2-64qam").describe(as_dict=True)
+    assert (eq["latent_dim"], eq["bits_per_feature"]) == (6, 6)
+    assert eq["codebooks"]["levels_per_feature"] == 64
+
+
+def test_cli_list_model_and_filter(capsys):
+    assert main(["list", SHIPPED]) == 0
+    assert "eta" in capsys.readouterr().out
+    assert main(["list", "models", "--system", "4x4-16qam"]) == 0
+    out = capsys.readouterr().out
+    assert SHIPPED in out and "16x16" not in out
+    assert main(["list", "no-such-model"]) == 2

@@ -174,18 +174,64 @@ def registry_listing():
     }
 
 
+def describe_model(name_or_path):
+    """``describe()`` of a shipped model (by name) or a model folder (by path)."""
+    from kaq_sionna import pretrained
+    from kaq_sionna.registry.pretrained import LOADERS, load_pretrained, resolve_model_path
+
+    if name_or_path in pretrained.available():
+        return load_pretrained(name_or_path)
+    folder = resolve_model_path(name_or_path)
+    config = json.loads((folder / pretrained.CONFIG_FILE).read_text())
+    return LOADERS[config["model"]](name_or_path, config, folder)
+
+
+def _system_of(config):
+    s = config.get("system", {})
+    return f"{s.get('num_tx')}x{s.get('num_rx')}-{2 ** s.get('num_bits_per_symbol', 0)}qam"
+
+
 def _cmd_list(args):
+    sections = ("detectors", "links", "models")
+    if args.what not in (None, *sections):  # a model: its learned parameters
+        model = describe_model(args.what)
+        print(json.dumps(model.describe(as_dict=True), indent=2) if args.json
+              else model.describe())
+        return 0
     listing = registry_listing()
+    if args.system:
+        listing["pretrained"] = [m for m in listing["pretrained"]
+                                 if _system_of(m["config"]) == args.system]
+    if args.what is not None:
+        keep = {"detectors": "detectors", "links": "links", "models": "pretrained"}[args.what]
+        listing = {k: v for k, v in listing.items() if k == keep}
     if args.json:
         print(json.dumps(listing, indent=2))
         return 0
-    print("Detectors (name: parameters):")
-    for d in listing["detectors"]:
+    if args.what == "models":
+        print(f"{'model':<44} {'type':<8} {'system':<11} {'epochs':>6}  val BER (LMMSE) at Es/N0")
+        for m in listing["pretrained"]:
+            c = m["config"]
+            metrics = c.get("final_metrics", {}).get("ber_esno_db", {})
+            bers = ", ".join(f"{snr} dB {row['ber']:.4f}" + (
+                f" ({row['ber_lmmse']:.4f})" if "ber_lmmse" in row else "")
+                for snr, row in metrics.items())
+            print(f"{m['name']:<44} {c.get('model', '?'):<8} {_system_of(c):<11} "
+                  f"{c.get('epochs', c.get('epochs_stage1', '-'))!s:>6}  {bers or '-'}")
+        print("\nlearned parameters of one: kaq-sionna list MODEL")
+        return 0
+    shown = set(listing)
+    if "detectors" in shown:
+        print("Detectors (name: parameters):")
+    for d in listing.get("detectors", []):
         params = ", ".join(f"{p['name']}={p['default']!r}" for p in d["params"]) or "-"
         print(f"  {d['name']:<10} {d['summary']}\n  {'':<10} parameters: {params}")
-    print("\nLinks ([link] type):")
-    for lk in listing["links"]:
+    if "links" in shown:
+        print("\nLinks ([link] type):")
+    for lk in listing.get("links", []):
         print(f"  {lk['name']:<10} {lk['summary']}")
+    if "pretrained" not in shown:
+        return 0
     print("\nPretrained models:")
     if not listing["pretrained"]:
         print("  (none shipped yet)")
@@ -403,7 +449,11 @@ def build_parser():
     hm.add_argument("--max-transmissions", type=int, default=4)
     hm.set_defaults(func=_cmd_harq_memory)
 
-    lst = sub.add_parser("list", help="print detectors, links and pretrained models")
+    lst = sub.add_parser("list", help="print detectors, links and pretrained models, or "
+                         "the learned parameters of one model")
+    lst.add_argument("what", nargs="?", help="detectors, links or models (one section), or a "
+                     "model name or folder (its learned parameters, describe())")
+    lst.add_argument("--system", help="models of one system only, e.g. 4x4-16qam")
     lst.add_argument("--json", action="store_true", help="machine-readable output")
     lst.set_defaults(func=_cmd_list)
 
