@@ -9,6 +9,12 @@ Layers, each importing only the ones before it: :mod:`kaq_sionna.core` <- the li
 :mod:`~kaq_sionna.softbits`, :mod:`~kaq_sionna.detection`, :mod:`~kaq_sionna.harq`,
 :mod:`~kaq_sionna.registry`, :mod:`~kaq_sionna.training`, :mod:`~kaq_sionna.deploy`) <- the
 links (package ``links``) <- :mod:`kaq_sionna.app`.
+
+One convenience entry point breaks that order on purpose: ``kaq_sionna.run_scenario`` and
+``kaq_sionna.plot_results`` are :func:`kaq_sionna.app.run_scenario` and
+:func:`kaq_sionna.app.plot_results`, imported lazily on first use (a module ``__getattr__``),
+so that importing the package never imports the application layer
+(``tests/test_layering.py`` allows exactly this import).
 """
 
 from kaq_sionna.core import aliases
@@ -18,3 +24,16 @@ import_quietly()
 aliases.install()
 
 __version__ = "0.1.0"
+
+
+_APP_API = ("run_scenario", "plot_results")
+
+
+def __getattr__(name):
+    """``kaq_sionna.run_scenario`` / ``kaq_sionna.plot_results``: the application's Python API
+    (:mod:`kaq_sionna.app.api`), imported on first use."""
+    if name in _APP_API:
+        from kaq_sionna.app import api  # the one allowed import of app (see the docstring)
+
+        return getattr(api, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

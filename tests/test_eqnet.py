@@ -248,7 +248,7 @@ def test_single_stage_baseline(tmp_path):
     spec = tiny(data={"packets_per_snr": 10},
                 training={"mode": "single-stage", "stage1_epochs": 1, "stage2_epochs": 1})
     doc = train_eqnet(spec, tmp_path, stream=NULL)
-    assert doc["name"] == "eqnet-lsingle-2x2-4qam"
+    assert doc["name"] == "tiny-eqnet"  # the training scenario's name
     assert [h["stage"] for h in doc["history"]] == ["single", "single"]
     assert "val_distortion_est" in doc["history"][0]
     model = load_eqnet(tmp_path / "model")
@@ -301,7 +301,7 @@ def test_blockwise_large_mimo(trained):
 
 def test_pretrained_name_loads_and_serves_as_detector(trained, tmp_path, monkeypatch):
     out, doc, model = trained
-    assert doc["name"] == "eqnet-l-2x2-4qam"
+    assert doc["name"] == "tiny-eqnet"
     shutil.copytree(out / "model", tmp_path / doc["name"])
     monkeypatch.setattr(pretrained, "MODELS_DIR", tmp_path)
     loaded = load_pretrained(doc["name"])
@@ -374,7 +374,7 @@ def test_cli_quick_training(tmp_path, capsys):
     model = load_eqnet(tmp_path / "out" / "model")
     assert model.codebook is not None and model.num_tx == 2
     doc = json.loads((tmp_path / "out" / "train.json").read_text())
-    assert doc["finished"] and doc["name"] == "eqnet-l-2x2-4qam"
+    assert doc["finished"] and doc["name"] == "cli-eqnet"
     cfg = json.loads((tmp_path / "out" / "model" / "config.json").read_text())
     assert cfg["quick"] and cfg["packets_per_snr"] == 2 and cfg["epochs"] == 4
     # --ship refuses quick runs, as for the unfolded detectors

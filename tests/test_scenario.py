@@ -51,7 +51,7 @@ def test_fingerprint_changes_with_the_scenario():
     (("link", "num_rx"), 1, "[link] num_rx", ">= num_tx = 2", "1"),                    # linear
     (("sweep", "batch_size"), 0, "[sweep] batch_size", ">= 1", "0"),                   # batch
     (("sweep", "snr_db"), [], "[sweep] snr_db", "non-empty", "empty list"),            # grid
-    (("detector",), [{"name": "sphere"}], "detector name", "one of", "'sphere'"),      # det
+    (("detector",), [{"name": "sphere"}], "detector name", "closest:", "'sphere'"),      # det
     (("link", "type"), "satellite", "[link] type", "one of coded_mimo", "'satellite'"),  # link
     (("link", "antennas"), 4, "[link] antennas", "a known key", "unknown key"),        # key
     (("sweep", "snr_type"), "sinr", "[sweep] snr_type", "one of 'ebno', 'esno'", "'sinr'"),

@@ -124,7 +124,12 @@ def test_name_suffix_names_the_model_and_keeps_fingerprints(tmp_path):
     spec = tiny(model={"name_suffix": "-ft2"}, training={"epochs": 1})
     assert spec.fingerprint() != tiny().fingerprint()
     doc = train(spec, tmp_path / "run", stream=open(os.devnull, "w"))  # noqa: SIM115
-    assert doc["name"] == "pgdnet-fp32-2x2-16qam-ft2"
+    assert doc["name"] == "tiny"  # the training scenario's name
+    assert load_model_config(tmp_path / "run")["canonical_name"] == "pgdnet-fp32-2x2-16qam-ft2"
+
+
+def load_model_config(run):
+    return json.loads((run / "model" / "config.json").read_text())
 
 
 def test_cli_train_quick(tmp_path, capsys):
@@ -144,7 +149,7 @@ def test_pretrained_name_builds_through_registry(tmp_path, monkeypatch):
     models = tmp_path / "models"
     train(spec, tmp_path / "t", stream=open("/dev/null", "w"), ship_dir=models)
     monkeypatch.setattr(pretrained, "MODELS_DIR", models)
-    name = "pgdnet-fp32-2x2-16qam"
+    name = "tiny"  # the training scenario's name
     assert name in pretrained.available()
     assert get_detector_spec(name).source == "pretrained"
     det = build_detector(name, LinkContext(2, 2, 4))

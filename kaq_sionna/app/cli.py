@@ -26,7 +26,7 @@ def _cmd_run(args):
     scenario = load_scenario(args.scenario)
     out = Path(args.out) if args.out else Path("results") / (
         scenario.name + ("-quick" if args.quick else ""))
-    command = "kaq-sionna " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = command_line(args)
     print(f"scenario {scenario.name} ({args.scenario}) -> {out}/"
           + (" [quick]" if args.quick else ""), flush=True)
     try:
@@ -100,13 +100,10 @@ def _cmd_train(args):
                         "shipped)")
     out = Path(args.out) if args.out else Path("results") / "train" / (
         spec.name + ("-quick" if args.quick else ""))
-    command = "kaq-sionna " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = command_line(args)
     print(f"training scenario {spec.name} ({args.scenario}) -> {out}/"
           + (" [quick]" if args.quick else ""), flush=True)
-    ship_dir = None
-    if args.ship:
-        from kaq_sionna import pretrained
-        ship_dir = pretrained.MODELS_DIR
+    ship_dir = ship_target(spec.name, args.overwrite) if args.ship else None
     try:
         doc = train(spec, out, quick=args.quick, restart=args.restart, ship_dir=ship_dir,
                     command=command)
@@ -118,6 +115,40 @@ def _cmd_train(args):
         return EXIT_INTERRUPTED
     print(f"wrote {out}/model/ ({doc['name']}), {out}/train.json")
     return 0
+
+
+def command_line(args):
+    """The command as given (``kaq-sionna`` and the arguments ``main`` parsed), quoted so that
+    it re-runs as written; recorded in results.json and config.json."""
+    argv = getattr(args, "argv", None)
+    argv = sys.argv[1:] if argv is None else argv
+    return "kaq-sionna " + " ".join(shlex.quote(str(a)) for a in argv)
+
+
+def ship_target(name, overwrite=False):
+    """The folder ``train --ship`` writes the model ``name`` into, or a :class:`UserError`.
+
+    Models are shipped only from a development checkout (a git clone, where they can be
+    committed), never into an installed package; a name that is already shipped, or that a
+    built-in detector uses, is refused unless ``overwrite`` (``--overwrite``) is given.
+    """
+    from kaq_sionna import pretrained
+    from kaq_sionna.registry import DETECTORS
+
+    repo = pretrained.REPOSITORY_MODELS_DIR.parent
+    if not (repo / ".git").exists() or not (repo / "pyproject.toml").is_file():
+        raise UserError("--ship: expected a development checkout of kaq-sionna (models are "
+                        "shipped by committing them), found an installed package at "
+                        f"{Path(pretrained.__file__).parent}; use the trained model by path "
+                        "instead: [[detector]] path = \"results/train/<name>/model\"")
+    if name in DETECTORS:
+        raise UserError(f"--ship: expected a model name that is not a registry entry, found "
+                        f"{name!r} (rename [scenario] name)")
+    if name in pretrained.available() and not overwrite:
+        raise UserError(f"--ship: a model named {name!r} is already shipped "
+                        f"({pretrained.model_dir(name)}); rename [scenario] name of the "
+                        "training scenario, or add --overwrite to replace it")
+    return pretrained.MODELS_DIR
 
 
 def _set_threads(n):
@@ -143,18 +174,64 @@ def registry_listing():
     }
 
 
+def describe_model(name_or_path):
+    """``describe()`` of a shipped model (by name) or a model folder (by path)."""
+    from kaq_sionna import pretrained
+    from kaq_sionna.registry.pretrained import LOADERS, load_pretrained, resolve_model_path
+
+    if name_or_path in pretrained.available():
+        return load_pretrained(name_or_path)
+    folder = resolve_model_path(name_or_path)
+    config = json.loads((folder / pretrained.CONFIG_FILE).read_text())
+    return LOADERS[config["model"]](name_or_path, config, folder)
+
+
+def _system_of(config):
+    s = config.get("system", {})
+    return f"{s.get('num_tx')}x{s.get('num_rx')}-{2 ** s.get('num_bits_per_symbol', 0)}qam"
+
+
 def _cmd_list(args):
+    sections = ("detectors", "links", "models")
+    if args.what not in (None, *sections):  # a model: its learned parameters
+        model = describe_model(args.what)
+        print(json.dumps(model.describe(as_dict=True), indent=2) if args.json
+              else model.describe())
+        return 0
     listing = registry_listing()
+    if args.system:
+        listing["pretrained"] = [m for m in listing["pretrained"]
+                                 if _system_of(m["config"]) == args.system]
+    if args.what is not None:
+        keep = {"detectors": "detectors", "links": "links", "models": "pretrained"}[args.what]
+        listing = {k: v for k, v in listing.items() if k == keep}
     if args.json:
         print(json.dumps(listing, indent=2))
         return 0
-    print("Detectors (name: parameters):")
-    for d in listing["detectors"]:
+    if args.what == "models":
+        print(f"{'model':<44} {'type':<8} {'system':<11} {'epochs':>6}  val BER (LMMSE) at Es/N0")
+        for m in listing["pretrained"]:
+            c = m["config"]
+            metrics = c.get("final_metrics", {}).get("ber_esno_db", {})
+            bers = ", ".join(f"{snr} dB {row['ber']:.4f}" + (
+                f" ({row['ber_lmmse']:.4f})" if "ber_lmmse" in row else "")
+                for snr, row in metrics.items())
+            print(f"{m['name']:<44} {c.get('model', '?'):<8} {_system_of(c):<11} "
+                  f"{c.get('epochs', c.get('epochs_stage1', '-'))!s:>6}  {bers or '-'}")
+        print("\nlearned parameters of one: kaq-sionna list MODEL")
+        return 0
+    shown = set(listing)
+    if "detectors" in shown:
+        print("Detectors (name: parameters):")
+    for d in listing.get("detectors", []):
         params = ", ".join(f"{p['name']}={p['default']!r}" for p in d["params"]) or "-"
         print(f"  {d['name']:<10} {d['summary']}\n  {'':<10} parameters: {params}")
-    print("\nLinks ([link] type):")
-    for lk in listing["links"]:
+    if "links" in shown:
+        print("\nLinks ([link] type):")
+    for lk in listing.get("links", []):
         print(f"  {lk['name']:<10} {lk['summary']}")
+    if "pretrained" not in shown:
+        return 0
     print("\nPretrained models:")
     if not listing["pretrained"]:
         print("  (none shipped yet)")
@@ -342,7 +419,10 @@ def build_parser():
     tr.add_argument("--threads", type=int, default=0,
                     help="TensorFlow intra/inter-op threads (0: TensorFlow's default)")
     tr.add_argument("--ship", action="store_true", help="also save the final model as a "
-                    "shipped pretrained model (kaq_sionna/pretrained/models/<name>/)")
+                    "shipped pretrained model (kaq_sionna/pretrained/models/<name>/, <name> "
+                    "from [scenario] name; development checkout only)")
+    tr.add_argument("--overwrite", action="store_true", help="--ship: replace a shipped model "
+                    "of the same name")
     tr.set_defaults(func=_cmd_train)
 
     hm = sub.add_parser("harq-memory", help="HARQ soft-buffer memory study: sweeps the HARQ "
@@ -369,7 +449,11 @@ def build_parser():
     hm.add_argument("--max-transmissions", type=int, default=4)
     hm.set_defaults(func=_cmd_harq_memory)
 
-    lst = sub.add_parser("list", help="print detectors, links and pretrained models")
+    lst = sub.add_parser("list", help="print detectors, links and pretrained models, or "
+                         "the learned parameters of one model")
+    lst.add_argument("what", nargs="?", help="detectors, links or models (one section), or a "
+                     "model name or folder (its learned parameters, describe())")
+    lst.add_argument("--system", help="models of one system only, e.g. 4x4-16qam")
     lst.add_argument("--json", action="store_true", help="machine-readable output")
     lst.set_defaults(func=_cmd_list)
 
@@ -438,6 +522,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     from kaq_sionna.core.params import SpecError  # imports TensorFlow quietly
 
     if getattr(args, "threads", 0):

@@ -15,6 +15,8 @@ Schema (``schema_version`` 1)::
       "seed": 42,
       "snr_type": "ebno",
       "complete": true,
+      "external_detectors": {"MF": {"kind": "plugin", "module": "mydet", "file": ...,
+                                    "sha256": ..., "version": ...}},   (only if any)
       "curves": [
         {"detector": "kbest", "label": "kbest", "params": {...}, "done": true,
          "snr_db": [...], "ber": [...], "bler": [...], "bit_errors": [...], "num_bits": [...],
@@ -87,7 +89,17 @@ def new_results(scenario, quick, command):
         "snr_type": scenario.sweep["snr_type"],
         "complete": False,
         "curves": [_new_curve(run, scenario.harq is not None) for run in scenario.runs],
+        **_external(scenario),
     }
+
+
+def _external(scenario):
+    """``{"external_detectors": {...}}`` for a scenario with plugins or models by path (see
+    :func:`kaq_sionna.app.scenario.external_detectors`), else ``{}``."""
+    from kaq_sionna.app.scenario import external_detectors
+
+    found = external_detectors(scenario)
+    return {"external_detectors": found} if found else {}
 
 
 def _new_curve(run, harq):

@@ -13,6 +13,7 @@ import :mod:`links`.
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from kaq_sionna.channels import SNR_TYPES
 from kaq_sionna.core.params import (
@@ -24,7 +25,9 @@ from kaq_sionna.core.params import (
     parse_located,
     read_toml_file,
 )
+from kaq_sionna.registry import plugins
 from kaq_sionna.registry.detectors import LinkContext, validate_detector
+from kaq_sionna.registry.pretrained import MODEL_BY_PATH, resolve_model_path
 
 #: Parameters added to the schema after results were committed: at these values they are left
 #: out of the fingerprint, so that finished runs still match their scenario and resume (as
@@ -343,6 +346,9 @@ def _parse_detectors(tables, ctx):
             raise SpecError(key, "a table", repr(table))
         table = dict(table)
         name = table.pop("name", None)
+        if "path" in table and name in (None, MODEL_BY_PATH):  # a trained model by folder
+            name = MODEL_BY_PATH
+            table.setdefault("label", _model_label(table["path"]))
         if not isinstance(name, str):
             raise SpecError(f"{key} name", "a detector name (see `kaq-sionna list`)",
                             "nothing" if name is None else repr(name))
@@ -358,8 +364,23 @@ def _parse_detectors(tables, ctx):
     return entries
 
 
+def _model_label(path):
+    """Default label of a model given by path: its folder's name, or the training run's name
+    for ``results/train/<name>/model``."""
+    if not isinstance(path, str):
+        return "model"
+    parts = Path(path).parts
+    if len(parts) >= 2 and parts[-1] == "model":
+        return parts[-2]
+    return parts[-1] if parts else "model"
+
+
 def load_scenario(path):
     """Reads and validates a scenario TOML file.
+
+    The scenario's folder is added to the folders where plugin modules (``name =
+    "module:factory"``) and relative model paths (``path = "..."``) are looked up
+    (:func:`kaq_sionna.registry.plugins.add_search_dir`).
 
     Raises
     ------
@@ -367,4 +388,29 @@ def load_scenario(path):
         If the file is missing, is not valid TOML, or fails validation.
     """
     data = read_toml_file(path, "an existing scenario TOML file", ScenarioError)
+    plugins.add_search_dir(Path(path).parent)
     return parse_scenario(data, str(path))
+
+
+def external_detectors(scenario):
+    """Provenance of the detectors of ``scenario`` that are not part of kaq-sionna, keyed by
+    label: plugins (module, file, SHA-256 of the file, version; see
+    :func:`kaq_sionna.registry.plugins.provenance`) and models by path (folder, name, model
+    type, SHA-256 of its files, training commit). Empty if there are none."""
+    out = {}
+    for d in scenario.detectors:
+        if d.name == MODEL_BY_PATH:
+            folder = resolve_model_path(d.params["path"])
+            config = json.loads((folder / "config.json").read_text())
+            digest = hashlib.sha256()
+            for f in sorted(folder.rglob("*")):
+                if f.is_file():
+                    digest.update(f.relative_to(folder).as_posix().encode())
+                    digest.update(plugins.file_sha256(f).encode())
+            out[d.label] = {"kind": "model", "path": d.params["path"],
+                            "folder": str(folder.resolve()), "name": config.get("name"),
+                            "model": config.get("model"), "sha256": digest.hexdigest(),
+                            "git_commit": config.get("git_commit")}
+        elif plugins.is_plugin_name(d.name) or d.name in plugins.entry_points():
+            out[d.label] = {"kind": "plugin", "name": d.name, **plugins.provenance(d.name)}
+    return out

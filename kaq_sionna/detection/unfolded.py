@@ -426,6 +426,65 @@ class UnfoldedDetector(keras.layers.Layer):
             out = tf.reshape(out, shape)
         return out
 
+    #: Meaning of each learned parameter (by weight name), shown by :meth:`describe`.
+    PARAMETER_MEANINGS = {
+        "eta": "gradient step eta_k of eq. (6), x <- x - eta_k (H^T H x - H^T y)",
+        "lambda": "soft threshold lambda_k of eq. (8), prox(r) = sign(r) max(|r| - lambda, 0): "
+                  "lambda > 0 shrinks towards 0, lambda < 0 expands away from it",
+        "log_rho": "ADMM penalty as log: rho_k = exp(log_rho_k) (x-update, eq. (5))",
+        "step": "static quantizer step Delta of each site (eq. (9))",
+        "alpha": "SNR-adaptive step, eq. (15): Delta = alpha SNR^(-1/2) + gamma",
+        "gamma": "SNR-adaptive step, eq. (15): the constant term gamma",
+        "bandwidth_theta": "MMD-KDE kernel bandwidths of a site (eq. (13)) as stored: log "
+                           "ratios theta (ratio exp(theta); tanh-bounded when the quantizer "
+                           "bounds them)",
+    }
+
+    def describe(self, as_dict=False):
+        """The learned parameters by name, with their values and meaning.
+
+        Parameters
+        ----------
+        as_dict : bool
+            Return a JSON-ready dict instead of text.
+
+        Output
+        ------
+        str or dict
+            The architecture (layers, constellation, proximal operator), every learned
+            parameter of the detector per layer (:attr:`PARAMETER_MEANINGS`), and the quantizer:
+            mode, bits, quantized sites, steps or adaptive-step coefficients, MMD bandwidths.
+        """
+        def values(v):
+            return [round(float(x), 6) for x in np.ravel(v.numpy())]
+
+        theirs = set() if self.quantizer is None else {id(w) for w in self.quantizer.weights}
+        own = [w for w in self.weights if id(w) not in theirs]
+        doc = {"type": type(self).__name__, "num_layers": self.num_layers,
+               "num_bits_per_symbol": self.num_bits_per_symbol, "prox": self.prox,
+               "demapping_method": self.demapping_method,
+               "parameters": {w.name: {"values": values(w),
+                                       "meaning": self.PARAMETER_MEANINGS.get(w.name, "")}
+                              for w in own},
+               "quantizer": None}
+        if "log_rho" in doc["parameters"]:
+            doc["parameters"]["rho"] = {"values": values(self.rho),
+                                        "meaning": "rho_k = exp(log_rho_k)"}
+        q = self.quantizer
+        if q is not None:
+            sites = [f"{kind}{k}" for kind, k in (q.sites or [])]
+            qdoc = {"mode": q.mode, "num_bits": q.num_bits, "sites": sites, "parameters": {}}
+            for name in ("step", "alpha", "gamma"):
+                w = getattr(q, name, None)
+                if w is not None and hasattr(w, "numpy"):
+                    qdoc["parameters"][name] = {"values": values(w),
+                                                "meaning": self.PARAMETER_MEANINGS[name]}
+            for m in getattr(q, "mmd", None) or []:
+                qdoc["parameters"].setdefault("mmd_bandwidths", {})[m.name] = \
+                    [values(w) for w in m.weights]
+            doc["quantizer"] = qdoc
+        return doc if as_dict else _describe_text(doc)
+
     def get_config(self):
         cfg = super().get_config()
         cfg.update(num_layers=self.num_layers, num_bits_per_symbol=self.num_bits_per_symbol,
@@ -606,6 +665,14 @@ class ADMMNet(UnfoldedDetector):
             u = u + self.tau[k - 1] * (v - z)  # dual update
         return (z, u)
 
+    PARAMETER_MEANINGS = {
+        **UnfoldedDetector.PARAMETER_MEANINGS,
+        "lambda": "soft threshold of the z-update, eq. (8), applied as lambda_k / rho_k: "
+                  "prox(r) = sign(r) max(|r| - lambda_k / rho_k, 0); lambda > 0 shrinks towards "
+                  "0, lambda < 0 expands away from it",
+        "tau": "dual step tau_k (K - 1 values), u <- u + tau_k (v - z)",
+    }
+
     def get_config(self):
         cfg = super().get_config()
         cfg.update(rho_init=self._rho_init, lambda_init=self._lambda_init,
@@ -615,3 +682,32 @@ class ADMMNet(UnfoldedDetector):
 
 __all__ = ["OUTPUTS", "PROXES", "UnfoldedEstimate", "UnfoldedDetector", "PGDNet", "ADMMNet",
            "soft_threshold"]
+
+
+def _fmt(values):
+    return "[" + ", ".join(f"{v:.4g}" for v in values) + "]"
+
+
+def _describe_text(doc):
+    """The text form of :meth:`UnfoldedDetector.describe`."""
+    lines = [f"{doc['type']}: {doc['num_layers']} layers, {2 ** doc['num_bits_per_symbol']}-QAM, "
+             f"prox {doc['prox']}, demapping {doc['demapping_method']}",
+             "learned parameters (one value per layer k = 1..K):"]
+    for name, p in doc["parameters"].items():
+        lines.append(f"  {name:<10} {_fmt(p['values'])}")
+        if p["meaning"]:
+            lines.append(f"  {'':<10} {p['meaning']}")
+    q = doc["quantizer"]
+    if q is None:
+        lines.append("quantizer: none (fp32 activations)")
+        return "\n".join(lines)
+    lines.append(f"quantizer: mode {q['mode']}, {q['num_bits']} bits, "
+                 f"{len(q['sites'])} sites ({', '.join(q['sites'])})")
+    for name, p in q["parameters"].items():
+        if name == "mmd_bandwidths":
+            for site, bws in p.items():
+                lines.append(f"  {site:<10} MMD bandwidths {', '.join(_fmt(b) for b in bws)}")
+            continue
+        lines.append(f"  {name:<10} {_fmt(p['values'])}   (per site)")
+        lines.append(f"  {'':<10} {p['meaning']}")
+    return "\n".join(lines)

@@ -7,9 +7,11 @@ and builds. This module holds the machinery only; the entries are registered in 
 place, :mod:`kaq_sionna.registry` (its ``__init__``), when the package is imported.
 """
 
+import dataclasses
+import difflib
 from dataclasses import dataclass
 
-from kaq_sionna.core.params import SpecError, check_params
+from kaq_sionna.core.params import REQUIRED, SpecError, check_params
 from kaq_sionna.detection.context import LinkContext  # noqa: F401  (part of this interface)
 
 
@@ -31,14 +33,46 @@ class DetectorSpec:
     check : callable or None
         ``check(ctx, params)`` raises :class:`SpecError` when the detector cannot
         serve this link (e.g. a linear detector with fewer antennas than streams).
+    source : str
+        Where the entry comes from (``"sionna"``, ``"kaq-sionna"``, ``"pretrained"``,
+        ``"plugin"``, ...), shown by ``kaq-sionna list``.
+
+    Example
+    -------
+    A matched-filter detector with one parameter, registered under a new name (a plugin
+    module can instead expose the spec, or just the factory, and be named in a scenario as
+    ``name = "mymodule:SPEC"``, see :mod:`kaq_sionna.registry.plugins`):
+
+    >>> import tensorflow as tf
+    >>> from kaq_sionna.registry import (DetectorSpec, LinkContext, Param, build_detector,
+    ...                                  register_detector)
+    >>> def matched_filter(ctx, scale=1.0):
+    ...     def det(y, h, s):  # y [..., M], h [..., M, K] -> LLR-like [..., K, bits]
+    ...         z = tf.linalg.matvec(h, y, adjoint_a=True)
+    ...         llr = tf.math.real(z)[..., None] * scale
+    ...         return tf.tile(llr, [1] * (len(llr.shape) - 1) + [ctx.num_bits_per_symbol])
+    ...     return det
+    >>> spec = register_detector(DetectorSpec(
+    ...     "my-mf", "matched filter (example)",
+    ...     params=(Param("scale", float, 1.0, "LLR scale", min=0.0),),
+    ...     factory=matched_filter, source="example"))
+    >>> det = build_detector("my-mf", LinkContext(4, 4, 4), scale=2.0)
+    >>> register_detector(spec)  # the name is taken now
+    Traceback (most recent call last):
+    ...
+    ValueError: detector 'my-mf' is already registered (matched filter (example)); ...
     """
 
     name: str
     summary: str
-    params: tuple
-    factory: object
+    params: tuple = ()
+    factory: object = None
     check: object = None
     source: str = "sionna"
+
+    def renamed(self, name):
+        """The same spec under another name (e.g. a plugin's ``module:factory``)."""
+        return dataclasses.replace(self, name=name)
 
     def as_dict(self):
         return {
@@ -46,7 +80,9 @@ class DetectorSpec:
             "summary": self.summary,
             "source": self.source,
             "params": [{"name": p.name, "type": p.type.__name__,
-                        "default": p.default, "accepts": p.describe(), "help": p.help}
+                        "default": None if p.default is REQUIRED else p.default,
+                        **({"required": True} if p.default is REQUIRED else {}),
+                        "accepts": p.describe(), "help": p.help}
                        for p in self.params],
         }
 
@@ -57,8 +93,25 @@ DETECTORS = {}
 _RESOLVERS = []
 
 
-def register_detector(spec):
-    """Adds (or replaces) a detector in the registry."""
+def register_detector(spec, replace=False):
+    """Adds a detector to the registry; returns ``spec``.
+
+    Parameters
+    ----------
+    spec : DetectorSpec
+    replace : bool
+        Replace an entry of the same name. Without it, registering a name that is already
+        taken (a built-in such as ``"lmmse"``, a shipped model, or an earlier entry) raises
+        :class:`ValueError`, so that a plugin cannot silently shadow a detector whose results
+        were published under that name.
+    """
+    if not replace and spec.name in DETECTORS:
+        raise ValueError(f"detector {spec.name!r} is already registered "
+                         f"({DETECTORS[spec.name].summary}); choose another name, or pass "
+                         "replace=True to replace it")
+    if not replace and _resolved(spec.name) is not None:
+        raise ValueError(f"detector {spec.name!r} is the name of a shipped model; choose "
+                         "another name, or pass replace=True to shadow it")
     DETECTORS[spec.name] = spec
     return spec
 
@@ -66,6 +119,17 @@ def register_detector(spec):
 def register_resolver(spec_of, names):
     """Adds a lookup for names not in :data:`DETECTORS` (e.g. every shipped model)."""
     _RESOLVERS.append((spec_of, names))
+
+
+def _resolved(name):
+    for spec_of, _ in _RESOLVERS:
+        try:
+            spec = spec_of(name)
+        except SpecError:
+            continue
+        if spec is not None:
+            return spec
+    return None
 
 
 def get_detector_spec(name):
@@ -77,8 +141,27 @@ def get_detector_spec(name):
         spec = spec_of(name)
         if spec is not None:
             return spec
-    names = sorted(DETECTORS) + sorted(n for _, names in _RESOLVERS for n in names())
-    raise SpecError("detector name", "one of " + ", ".join(names), repr(name))
+    raise SpecError("detector name", unknown_name_hint(name), repr(name))
+
+
+def known_names():
+    """Every detector name: registered entries, then the names the resolvers list."""
+    return sorted(DETECTORS) + sorted(n for _, names in _RESOLVERS for n in names())
+
+
+def closest_names(name, n=3):
+    """The ``n`` known detector names closest to ``name`` (for error messages)."""
+    names = known_names()
+    close = difflib.get_close_matches(name, names, n=n, cutoff=0.0)
+    return close or names[:n]
+
+
+def unknown_name_hint(name):
+    """What an unknown detector name should have been: the three closest known names, a
+    pointer to ``kaq-sionna list`` and to the plugin and by-path forms."""
+    close = ", ".join(repr(c) for c in closest_names(name))
+    return (f"a known detector name (closest: {close}; all: `kaq-sionna list detectors`), "
+            "a plugin 'module:factory', or a trained model by path = \"...\"")
 
 def validate_detector(name, params, ctx, where_key="[[detector]]"):
     """Checks a detector's parameters against its spec and the link; returns the full params."""

@@ -9,8 +9,11 @@ References
 Z. Ren et al., "Deep Unfolding with Kernel-based Quantization in MIMO Detection", ICML 2025 (the KAQ paper).
 """
 
+import json
+from pathlib import Path
+
 from kaq_sionna import pretrained
-from kaq_sionna.core.params import Param, SpecError
+from kaq_sionna.core.params import REQUIRED, Param, SpecError
 from kaq_sionna.detection import sdnet_io, unfolded_io
 from kaq_sionna.quantization.modes import STEP_MODES
 from kaq_sionna.registry.detectors import DetectorSpec
@@ -77,6 +80,28 @@ def detector_spec(name):
     config = pretrained.available().get(name)
     if config is None:
         return None
+    return model_spec(name, config, lambda: pretrained.model_dir(name),
+                      f"pretrained model {name!r}")
+
+
+def model_spec(name, config, directory, label, source="pretrained"):
+    """The :class:`~kaq_sionna.registry.detectors.DetectorSpec` of a model folder (a shipped
+    model, or one given by path): see :func:`detector_spec`.
+
+    Parameters
+    ----------
+    name : str
+        Registry name of the entry (used in error messages).
+    config : dict
+        The model's ``config.json``.
+    directory : callable
+        ``directory()`` returns the model's folder (looked up when the detector is built).
+    label : str
+        How errors and loaders name the model.
+    """
+    if config.get("model") not in LOADERS:
+        raise SpecError(f"detector {name!r}", "a model folder whose config.json has a model "
+                        f"type of {', '.join(sorted(LOADERS))}", repr(config.get("model")))
     system = config.get("system", {})
     keys = ("num_tx", "num_rx", "num_bits_per_symbol")
     unfolded = config.get("model") in ("pgdnet", "admmnet")
@@ -110,10 +135,11 @@ def detector_spec(name):
 
     def factory(ctx, demapping_method, quant="trained", bits=8):
         if quant == "trained":
-            return load_pretrained(name, demapping_method=demapping_method, precision=ctx.precision)
-        return build_post_training(pretrained.model_dir(name), config, ctx, quant, bits,
-                                   demapping_method=demapping_method,
-                                   label=f"pretrained model {name!r}")
+            return LOADERS[config["model"]](name, config, directory(),
+                                            demapping_method=demapping_method,
+                                            precision=ctx.precision)
+        return build_post_training(directory(), config, ctx, quant, bits,
+                                   demapping_method=demapping_method, label=label)
 
     summary = (f"pretrained {config.get('model')} ({config.get('epochs')} epochs, "
                f"{system.get('num_tx')}x{system.get('num_rx')})")
@@ -133,4 +159,68 @@ def detector_spec(name):
                   choices=("trained", "fp16", "ptq")),
             Param("bits", int, 8, "bit width of quant = 'ptq'", min=2, max=16),
         )
-    return DetectorSpec(name, summary, params, factory, check, source="pretrained")
+    return DetectorSpec(name, summary, params, factory, check, source=source)
+
+
+#: Registry name of a trained model given by folder: ``[[detector]] path = "..."``.
+MODEL_BY_PATH = "model"
+
+
+def resolve_model_path(path):
+    """The folder of a model given by ``path``: as given (absolute, or relative to the current
+    directory), else relative to a scenario folder
+    (:func:`kaq_sionna.registry.plugins.search_dirs`). ``SpecError`` if no folder there holds a
+    ``config.json``."""
+    from kaq_sionna.registry.plugins import search_dirs
+
+    given = Path(path).expanduser()
+    candidates = [given] + ([] if given.is_absolute() else [d / given for d in search_dirs()])
+    for folder in candidates:
+        if (folder / pretrained.CONFIG_FILE).is_file():
+            return folder
+    tried = ", ".join(str(c) for c in candidates)
+    raise SpecError("[[detector]] path", "a trained model folder holding "
+                    f"{pretrained.CONFIG_FILE} (e.g. results/train/<name>/model)",
+                    f"{path!r} (looked in {tried})")
+
+
+def path_model_spec(path):
+    """The detector spec of the model folder ``path`` (see :func:`resolve_model_path`)."""
+    folder = resolve_model_path(path)
+    config = json.loads((folder / pretrained.CONFIG_FILE).read_text())
+    label = f"model {config.get('name') or folder.name!r} at {path}"
+    return model_spec(f"path = {path!r}", config, lambda: folder, label, source="path")
+
+
+def _path_check(ctx, params):
+    inner = path_model_spec(params["path"])
+    own = {p.name for p in inner.params}
+    for p in PATH_PARAMS[1:]:
+        if p.name not in own and params[p.name] != p.default:
+            raise SpecError(f"[[detector]] {p.name}", f"no {p.name} for this model (a "
+                            f"{inner.summary})", repr(params[p.name]))
+    if inner.check is not None:
+        inner.check(ctx, {k: v for k, v in params.items() if k in own})
+
+
+def _path_factory(ctx, path, **params):
+    inner = path_model_spec(path)
+    own = {p.name for p in inner.params}
+    return inner.factory(ctx, **{k: v for k, v in params.items() if k in own})
+
+
+PATH_PARAMS = (
+    Param("path", str, REQUIRED, "folder of a trained model (config.json beside its weights), "
+          "e.g. results/train/<name>/model; relative paths: from the current directory, "
+          "else from the scenario's folder"),
+    Param("demapping_method", str, "app", "demapping of the Gaussian approximation",
+          choices=("app", "maxlog")),
+    Param("quant", str, "trained", "unfolded models: 'trained', or the post-training "
+          "variants 'fp16', 'ptq' of an fp32-trained model", choices=("trained", "fp16", "ptq")),
+    Param("bits", int, 8, "unfolded models: bit width of quant = 'ptq'", min=2, max=16),
+)
+
+SPECS = (DetectorSpec(
+    MODEL_BY_PATH, "a trained model by folder: [[detector]] path = \"results/train/x/model\" "
+    "(validated like a shipped model: model type, system size)", PATH_PARAMS, _path_factory,
+    _path_check, source="kaq_sionna"),)

@@ -317,7 +317,7 @@ def _report_epoch(run, state, stage, epochs, total_epochs, entry, val, seconds):
     parts.append(f"{seconds:.1f} s")
     run.say("  ".join(parts))
     atomic_write_text(run.out / "train.json", json.dumps(
-        {"name": model_name(run.spec), "finished": False, "epochs": state["epoch"],
+        {"name": run.spec.name, "finished": False, "epochs": state["epoch"],
          "history": state["history"]}, indent=2) + "\n")
 
 
@@ -382,7 +382,8 @@ def _model_record(run, quick, test_ds, state, metrics, command):
     data_cfg, _ = spec.effective(quick)
     single = training["mode"] == "single-stage"
     return {
-        "name": model_name(spec),
+        "name": spec.name,  # the training scenario's name; model_name(spec) describes it
+        "canonical_name": model_name(spec),
         "system": {k: spec.system[k] for k in ("num_tx", "num_rx", "num_bits_per_symbol")},
         "channel": {k: spec.system[k] for k in ("channel", "tx_corr", "rx_corr")},
         "training_scenario": spec.as_dict(),

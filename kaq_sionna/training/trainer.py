@@ -252,7 +252,8 @@ def _model_record(spec, quick, training, state, init_cfg, val_metrics, metrics, 
     m, system = spec.model, spec.system
     val_ber, val_mse = val_metrics
     return {
-        "name": model_name(spec),
+        "name": spec.name,  # the training scenario's name (kaq-sionna train --ship refuses
+        "canonical_name": model_name(spec),  # to overwrite a shipped model of that name)
         "system": {k: system[k] for k in ("num_tx", "num_rx", "num_bits_per_symbol")},
         "training_snr_db": list(system["snr_db"]),
         "training_scenario": spec.as_dict(),

@@ -288,6 +288,55 @@ class EQNet(keras.layers.Layer):
         """`tf.DType` : dtype of the codes (``uint8``)"""
         return tf.uint8
 
+    def describe(self, as_dict=False):
+        """The model's structure and learned quantizer, by name.
+
+        Output
+        ------
+        str or dict
+            System, variant, estimation inputs, latent size, residual blocks, widths, bits
+            per feature and the codebooks (one per latent feature: levels, and their range),
+            bits per soft bit, and the number of trained weights of each part (``fe_*``:
+            estimation encoder f_E, ``fq``: quantization encoder, ``gq``: decoder).
+        """
+        parts = {}
+        for name in ("fe_y", "fe_h", "fe_n", "fe_blocks", "fe_out", "fq", "gq"):
+            part = getattr(self, name, None)
+            layers = part if isinstance(part, (list, tuple)) else [part]
+            count = sum(int(np.prod(w.shape)) for layer in layers if layer is not None
+                        for w in getattr(layer, "weights", []))
+            parts[name] = count
+        doc = {"type": "EQNet", "system": f"{self.num_tx}x{self.num_rx}, "
+               f"{2 ** self.num_bits_per_symbol}-QAM", "variant": self.variant,
+               "estimation_inputs": self.estimation_inputs, "latent_dim": self.latent_dim,
+               "num_blocks": self.num_blocks, "hidden_width": self.hidden_width,
+               "estimation_width": self.estimation_width, "bits_per_feature":
+               self.bits_per_feature, "bits_per_soft_bit": round(self.bits_per_soft_bit, 4),
+               "llr_max": self.llr_max, "weights_per_part": parts, "codebooks": None}
+        if self.codebook is not None:
+            levels = np.asarray(self.codebook.levels)
+            doc["codebooks"] = {"num_features": int(self.codebook.num_features),
+                                "levels_per_feature": int(self.codebook.num_levels),
+                                "min": [round(float(v), 4) for v in levels[:, 0]],
+                                "max": [round(float(v), 4) for v in levels[:, -1]]}
+        if as_dict:
+            return doc
+        lines = [f"EQNet {doc['variant']}: {doc['system']}, estimation inputs "
+                 f"{doc['estimation_inputs']}, {doc['num_blocks']} residual blocks, widths "
+                 f"{doc['hidden_width']} / {doc['estimation_width']}",
+                 f"latent size {doc['latent_dim']} x {doc['bits_per_feature']} bits per feature "
+                 f"= {doc['bits_per_soft_bit']} bits per soft bit; LLR clip {doc['llr_max']}",
+                 "trained weights per part: " + ", ".join(f"{k} {v}" for k, v in parts.items())]
+        cb = doc["codebooks"]
+        if cb is None:
+            lines.append("codebooks: none fitted (estimation only)")
+        else:
+            lines.append(f"codebooks: {cb['num_features']} features x "
+                         f"{cb['levels_per_feature']} levels (k-means, Sect. 2.6.3)")
+            for i, (lo, hi) in enumerate(zip(cb["min"], cb["max"], strict=True)):
+                lines.append(f"  feature {i}: levels in [{lo:.4g}, {hi:.4g}]")
+        return "\n".join(lines)
+
     def num_stored_bits(self, num_soft_bits):
         """Exact number of bits ``num_soft_bits`` stored soft bits occupy.
 
