@@ -390,7 +390,7 @@ def test_cli_quick_training(tmp_path, capsys):
     (("snr_db = [6.0, 10.0]", "snr_db = []"), "[data] snr_db", "a non-empty list",
      "an empty list"),
     (("n = 64", "n = 63"), "[data] n", "a multiple of num_bits_per_symbol = 2", "63"),
-    (('source = "ml"', 'source = "nope"'), "detector name", "one of", "'nope'"),
+    (('source = "ml"', 'source = "nope"'), "detector name", "known detector name", "'nope'"),
     (("[data]", "[source]\nlist_size = 4\n\n[data]"), "[source] (ml) list_size",
      "a known key", "unknown key 'list_size'"),
 ])

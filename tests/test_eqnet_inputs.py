@@ -100,7 +100,10 @@ def test_training_with_lmmse_inputs_and_permutations(tmp_path):
     spec = tiny(model={"estimation_inputs": "lmmse"}, data={"packets_per_snr": 60},
                 training={"augment": "permutations", "stage1_epochs": 4, "stage2_epochs": 6})
     doc = train_eqnet(spec, tmp_path, stream=NULL)
-    assert doc["name"] == "eqnet-l-2x2-4qam-lmmse-inputs"
+    # named from the training scenario; the canonical name records what the model is
+    assert doc["name"] == spec.name
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert config["canonical_name"] == "eqnet-l-2x2-4qam-lmmse-inputs"
     stage2 = [e["val_feature_loss"] for e in doc["history"] if e["stage"] == 2]
     assert stage2[-1] < 0.8 * stage2[0]
     model = load_eqnet(tmp_path / "model")
