@@ -3,6 +3,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -239,3 +240,15 @@ def test_result_files_get_the_umask_mode_not_0600(tmp_path):
     finally:
         os.umask(umask)
     assert (tmp_path / "x.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_default_scenario_paths_resolve_from_any_folder(tmp_path, monkeypatch):
+    from kaq_sionna.app.memory_study import DEFAULT_SCENARIOS, resolve_project_path
+
+    monkeypatch.chdir(tmp_path)
+    for name in DEFAULT_SCENARIOS:
+        path = resolve_project_path(name)
+        assert path.is_file() and path.is_absolute()
+    assert resolve_project_path("no/such.toml") == Path("no/such.toml")  # left for the error
+    (tmp_path / "local.toml").write_text("")
+    assert resolve_project_path("local.toml") == Path("local.toml")  # the working dir first

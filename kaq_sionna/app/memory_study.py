@@ -35,6 +35,18 @@ DEFAULT_SCENARIOS = ("scenarios/harq_2x2_64qam.toml", "scenarios/harq_4x4_16qam.
                      "scenarios/harq_4x4_16qam_rounds.toml")
 
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def resolve_project_path(path):
+    """``path`` as given when it exists from the working directory, else from the project root
+    (so ``scenarios/harq_2x2_64qam.toml`` works from any folder of a checkout)."""
+    path = Path(path)
+    if path.exists() or path.is_absolute() or not (PROJECT_ROOT / path).exists():
+        return path
+    return PROJECT_ROOT / path
+
+
 def snr_at_bler(snr_db, bler, target=0.1):
     """SNR where a BLER curve first falls to ``target``, only when it is a value.
 
@@ -153,7 +165,7 @@ def run_memory_study(scenario_paths=DEFAULT_SCENARIOS, out_dir="results/harq-mem
     from kaq_sionna.app.sweep import run_sweep
 
     config = config or NRSoftBufferConfig()
-    scenario_paths = scenario_paths or DEFAULT_SCENARIOS
+    scenario_paths = [resolve_project_path(p) for p in scenario_paths or DEFAULT_SCENARIOS]
     scenarios = [load_scenario(p) for p in scenario_paths]  # validate all before running
     for sc in scenarios:
         if sc.harq is None:
