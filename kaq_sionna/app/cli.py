@@ -1,8 +1,9 @@
-"""The ``kaq-sionna`` command: ``run``, ``train``, ``harq-memory``, ``list``, ``bench``,
-``export`` and ``report``.
+"""The ``kaq-sionna`` command: ``run``, ``reproduce``, ``train``, ``harq-memory``, ``list``,
+``bench``, ``export`` and ``report``.
 
 Exit codes: 0 success, 1 unexpected failure, 2 user error (bad scenario,
-unknown name, conflicting results), 130 interrupted (finished points kept).
+unknown name, conflicting results), 3 ``reproduce`` found different counts, 130 interrupted
+(finished points kept).
 """
 
 import argparse
@@ -13,6 +14,7 @@ from pathlib import Path
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_NOT_REPRODUCED = 3
 
 
 class UserError(Exception):
@@ -41,6 +43,29 @@ def _cmd_run(args):
     print("\n" + summary_table(doc))
     print(f"\nwrote {out}/results.json, {out}/results.csv, {out}/plot.png")
     return 0
+
+
+def _cmd_reproduce(args):
+    from kaq_sionna.app.reproduce import DIFFERENT, ReproduceError, format_report, reproduce
+    from kaq_sionna.core.atomic_io import atomic_write_text
+
+    print(f"re-simulating {args.results}" + (f" (first {args.points} points of each curve)"
+                                             if args.points else "") + " ...", flush=True)
+    try:
+        report = reproduce(args.results, points=args.points, out=args.out,
+                           bit_tolerance=args.bit_tolerance,
+                           stream=sys.stdout if args.verbose else None)
+    except ReproduceError as err:
+        raise UserError(str(err)) from None
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(format_report(report))
+    if args.json:
+        report["command"] = command_line(args)
+        atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return EXIT_NOT_REPRODUCED if report["verdict"] == DIFFERENT else 0
 
 
 def _cmd_harq_memory(args):
@@ -409,6 +434,23 @@ def build_parser():
     run.add_argument("--threads", type=int, default=0,
                      help="TensorFlow intra/inter-op threads (0: TensorFlow's default)")
     run.set_defaults(func=_cmd_run)
+
+    rp = sub.add_parser("reproduce", help="re-simulate the scenario a results.json records and "
+                        "compare the counts point by point (exit 3 if they differ)")
+    rp.add_argument("results", help="results/<name>/results.json (or its folder)")
+    rp.add_argument("--points", type=int, default=None,
+                    help="re-simulate only the first N grid points of each curve")
+    rp.add_argument("--out", help="keep the re-run in this folder (default: a temporary "
+                    "folder, removed)")
+    rp.add_argument("--bit-tolerance", type=int, default=10, help="largest bit-error "
+                    "difference at otherwise identical points reported as 'bit errors within "
+                    "N' instead of different (LLR sign flips of EP and KAQ detectors, "
+                    "results/reruns.md)")
+    rp.add_argument("--json", help="also write the comparison as JSON to this file")
+    rp.add_argument("--verbose", action="store_true", help="show the re-run's progress table")
+    rp.add_argument("--threads", type=int, default=0,
+                    help="TensorFlow intra/inter-op threads (0: TensorFlow's default)")
+    rp.set_defaults(func=_cmd_reproduce)
 
     tr = sub.add_parser("train", help="train an unfolded detector (resumable; see "
                         "scenarios/README.md, Training scenarios)")

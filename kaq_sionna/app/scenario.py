@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kaq_sionna.app.refine import validate_refine
 from kaq_sionna.channels import SNR_TYPES
 from kaq_sionna.core.params import (
     REQUIRED,
@@ -34,7 +35,7 @@ from kaq_sionna.registry.pretrained import MODEL_BY_PATH, resolve_model_path
 #: :func:`kaq_sionna.training.spec.spec_fingerprint` does for training scenarios).
 LATER_DEFAULTS = {
     "link": {"coded_mimo": {"layer_mapping": "per-stream", "csi_pilots": 0}},
-    "sweep": {"link_axis": {}, "error_bars": False},
+    "sweep": {"link_axis": {}, "error_bars": False, "refine": {}},
     "detector": {"quantized-llr": {"eqnet_latent": "codebooks", "eqnet_blockwise": False}},
 }
 
@@ -253,7 +254,9 @@ def _parse(data, where):
     if not isinstance(quick, dict):
         raise SpecError("[sweep.quick]", "a table", type(quick).__name__)
     sweep.pop("link_axis", None)
+    refine = sweep.pop("refine", None)
     sweep = check_params(SWEEP_KEYS, sweep, "[sweep]")
+    sweep["refine"] = validate_refine(refine, harq="harq" in data)
     quick = check_params(QUICK_KEYS, quick, "[sweep.quick]")
     for key, grid in (("[sweep] snr_db", sweep["snr_db"]), ("[sweep.quick] snr_db",
                                                             quick["snr_db"])):

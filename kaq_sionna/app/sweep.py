@@ -286,6 +286,9 @@ def run_sweep(scenario, out_dir, quick=False, restart=False, command="", stream=
                 write_all(out_dir, doc)
                 if stop_early:
                     break
+        if scenario.sweep.get("refine"):  # [sweep] refine: points added after the grid
+            from kaq_sionna.app.refine import refine_sweep
+            refine_sweep(scenario, doc, out_dir, settings, progress, sys.modules[__name__])
     doc["complete"] = all(c["done"] for c in doc["curves"])
     write_all(out_dir, doc)
     return doc

@@ -77,7 +77,7 @@ from kaq_sionna.training.eqnet_metrics import (
     validation_metrics,
 )
 from kaq_sionna.training.eqnet_steps import make_steps, stage_plan
-from kaq_sionna.training.trainer import check_resumable
+from kaq_sionna.training.trainer import check_resumable, provenance_record
 
 __all__ = ["CHECKPOINT", "DATA_FILE", "build_model", "model_name", "train_eqnet"]
 
@@ -426,7 +426,7 @@ def _save_and_ship(run, meta, ship_dir):
         run.say(f"shipped as pretrained model {name} ({Path(ship_dir) / name})")
     doc = {"name": name, "finished": True, "epochs": meta["epochs"], "history": meta["history"],
            "final_metrics": config["final_metrics"], "data_seconds": meta["data_seconds"],
-           "train_seconds": meta["train_seconds"]}
+           "train_seconds": meta["train_seconds"], **provenance_record(meta)}
     atomic_write_text(run.out / "train.json", json.dumps(doc, indent=2) + "\n")
     return doc
 

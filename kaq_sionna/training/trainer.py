@@ -42,7 +42,7 @@ from sionna.phy.mimo import LinearDetector
 
 from kaq_sionna.core.atomic_io import atomic_write_text
 from kaq_sionna.core.params import diff_keys
-from kaq_sionna.core.provenance import git_commit
+from kaq_sionna.core.provenance import git_commit, versions
 from kaq_sionna.detection.unfolded_io import (
     CLASSES,
     canonical_name,
@@ -277,6 +277,13 @@ def _model_record(spec, quick, training, state, init_cfg, val_metrics, metrics, 
     }
 
 
+def provenance_record(meta):
+    """What ``train.json`` records of how it was made, as ``results.json`` does: the command,
+    the scenario file, the commit of the code (``-dirty`` if modified) and package versions."""
+    return {"command": meta.get("command"), "scenario_file": meta.get("scenario_file"),
+            "commit": meta.get("git_commit"), "versions": versions()}
+
+
 def _save_and_ship(final, out, meta, ship_dir, say):
     """Saves the model to ``<out>/model/`` (and ``ship_dir/<name>/``) and writes the finished
     ``train.json``, which it returns."""
@@ -286,7 +293,8 @@ def _save_and_ship(final, out, meta, ship_dir, say):
         save_model(final, Path(ship_dir) / name, meta)
         say(f"shipped as pretrained model {name} ({Path(ship_dir) / name})")
     doc = {"name": name, "finished": True, "epochs": meta["epochs"], "history": meta["history"],
-           "final_metrics": config["final_metrics"], "train_seconds": meta["train_seconds"]}
+           "final_metrics": config["final_metrics"], "train_seconds": meta["train_seconds"],
+           **provenance_record(meta)}
     atomic_write_text(out / "train.json", json.dumps(doc, indent=2) + "\n")
     return doc
 
