@@ -7,6 +7,7 @@ unknown name, conflicting results), 130 interrupted (finished points kept).
 
 import argparse
 import json
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -56,7 +57,7 @@ def _cmd_harq_memory(args):
             max_transmissions=args.max_transmissions)
     except ValueError as err:
         raise UserError(f"memory model: {err}") from None
-    if not 0 < args.target_bler < 1:
+    if not 0 < args.target_bler < 1:  # also refuses nan
         raise UserError(f"--target-bler: expected a number in (0, 1), found {args.target_bler}")
     out = Path(args.out) if args.out else Path("results") / (
         "harq-memory" + ("-quick" if args.quick else ""))
@@ -261,7 +262,8 @@ def _cmd_bench_detectors(args):
         raise UserError(f"--threads: expected comma-separated positive integers or 'all', "
                         f"found {args.thread_settings!r}")
     repeats = 15 if args.repeats is None else args.repeats
-    if repeats < 1 or args.min_time < 0 or args.max_cell_seconds <= 0:
+    if repeats < 1 or not args.min_time >= 0 or not args.max_cell_seconds > 0 \
+            or not math.isfinite(args.min_time + args.max_cell_seconds):
         raise UserError("--repeats, --max-cell-seconds: expected positive numbers; "
                         "--min-time: >= 0")
     if args.json:
@@ -319,6 +321,9 @@ def _parse_floats(text, option):
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise UserError(f"{option}: expected comma-separated numbers, found {text!r}") from None
+    bad = [v for v in values if not math.isfinite(v)]
+    if bad:
+        raise UserError(f"{option}: expected finite numbers, found {bad[0]!r}")
     if not values:
         raise UserError(f"{option}: expected at least one number")
     return values

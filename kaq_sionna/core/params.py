@@ -6,6 +6,7 @@ naming the key, what was expected and what was found.
 """
 
 import copy
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +102,10 @@ def check_value(param, value, key=None):
     if param.choices is not None and value not in param.choices:
         raise SpecError(key, param.describe(), repr(value))
     values = value if param.type is list else [value]
+    for v in values if param.type in (float, list) else []:
+        if not math.isfinite(v):  # TOML reads nan, inf, -inf as floats
+            raise SpecError(key, "a finite number" + (
+                f" ({param.describe()})" if param.describe() != "a number" else ""), repr(value))
     for v in values if param.type in (int, float, list) else []:
         too_low = param.min is not None and (v <= param.min if param.min_exclusive
                                              else v < param.min)
