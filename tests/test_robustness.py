@@ -103,3 +103,107 @@ def test_cli_float_options_refuse_nan(capsys):
     assert "--target-bler" in capsys.readouterr().err
     assert main(["bench", "detectors", "--min-time", "nan"]) == 2
     assert "--min-time" in capsys.readouterr().err
+
+
+# ---- class 2: output folder, plain names, one run per folder, stale temp files ----------
+
+def test_output_path_is_checked_before_anything_runs(tmp_path, capsys, monkeypatch):
+    path = write_tiny(tmp_path)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    for out, found in ((a_file, "found a file"), (a_file / "sub", "under the file")):
+        assert main(["run", str(path), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert "--out" in err and found in err and "Traceback" not in err
+        assert "BER" not in err  # nothing simulated
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)  # (the tests run as root: no chmod)
+    assert main(["run", str(path), "--out", str(tmp_path / "ro")]) == 2
+    err = capsys.readouterr().err
+    assert "Permission denied" in err and "written" in err
+
+
+@pytest.mark.parametrize("name", ["../../x", "/tmp/x", "a/b", "..", ".hidden", "", "a b"])
+def test_scenario_names_are_plain(tmp_path, capsys, name):
+    path = tmp_path / "s.toml"
+    path.write_text(TINY.format(snr="[0.0]", link_extra="").replace('"tiny"', json.dumps(name)))
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "[scenario] name" in err and "plain name" in err
+
+
+def test_second_run_on_a_folder_is_refused_naming_the_first(tmp_path, capsys):
+    import os
+
+    from kaq_sionna.app.outdir import LOCK_NAME, output_lock
+
+    path = write_tiny(tmp_path)
+    out = tmp_path / "out"
+    with output_lock(out, command="kaq-sionna run first.toml"):
+        for extra in ([], ["--quick"]):
+            assert main(["run", str(path), "--out", str(out), *extra]) == 2
+            err = capsys.readouterr().err
+            assert f"process {os.getpid()}" in err and "first.toml" in err
+            assert "run in progress" in err
+        assert not (out / "results.json").exists()
+    assert not (out / LOCK_NAME).exists()  # released and removed on exit
+    assert main(["run", str(path), "--out", str(out)]) == 0
+
+
+def test_lock_of_a_killed_run_is_released_and_its_temp_files_cleaned(tmp_path, capsys):
+    import signal
+    import subprocess
+    import sys
+
+    from kaq_sionna.app.outdir import LOCK_NAME
+
+    path = write_tiny(tmp_path)
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from kaq_sionna.app.outdir import output_lock\n"
+        f"with output_lock({str(out)!r}, 'holder'):\n"
+        "    print('locked', flush=True); time.sleep(600)")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert main(["run", str(path), "--out", str(out)]) == 2
+        assert f"process {holder.pid}" in capsys.readouterr().err
+        (out / ".results.json.abc123.tmp").write_text('{"half": ')  # a killed atomic write
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+    finally:
+        holder.kill()
+        holder.stdout.close()
+    assert (out / LOCK_NAME).exists()  # left behind by kill -9, but no longer locked
+    assert main(["run", str(path), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["plot.png", "results.csv", "results.json"]
+
+
+def test_concurrent_runs_on_one_folder_lose_no_point(tmp_path):
+    """Two real processes on one folder: the second is refused while the first runs; every
+    point of the first is in results.json afterwards."""
+    import subprocess
+    import sys
+    import time
+
+    from kaq_sionna.app.outdir import LOCK_NAME
+
+    path = write_tiny(tmp_path, snr="[-4.0, -2.0, 0.0, 2.0, 4.0]")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "kaq_sionna", "run", str(path), "--out", str(out)]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / LOCK_NAME).exists() and first.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    second = subprocess.run([*cmd, "--quick"], capture_output=True, text=True, timeout=300)
+    first_out, first_err = first.communicate(timeout=600)
+    assert first.returncode == 0, first_err
+    if second.returncode != 0:  # refused while the first ran (the usual case)
+        assert second.returncode == 2 and f"process {first.pid}" in second.stderr
+        assert "Traceback" not in second.stderr
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["complete"] and not doc["quick"]
+    assert doc["curves"][0]["snr_db"] == [-4.0, -2.0, 0.0, 2.0, 4.0]

@@ -44,7 +44,8 @@ class ScenarioError(SpecError):
 
 
 SCENARIO_KEYS = (
-    Param("name", str, REQUIRED, "scenario name; default output directory results/<name>"),
+    Param("name", str, REQUIRED, "scenario name; default output directory results/<name>",
+          plain_name=True),
     Param("seed", int, 0, "seed of every random draw of the run", min=0),
     Param("description", str, "", "free text shown in results.json"),
 )

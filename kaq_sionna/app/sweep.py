@@ -22,6 +22,7 @@ import tensorflow as tf
 from sionna.phy import config
 from sionna.phy.utils import sim_ber
 
+from kaq_sionna.app.outdir import guarded_output
 from kaq_sionna.app.results import load_results, new_results, validate_results, write_all
 from kaq_sionna.app.scenario import RunEntry, axis_text
 from kaq_sionna.app.stats import binomial_ci
@@ -212,6 +213,7 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+@guarded_output  # output folder checked and locked (one run at a time) before anything runs
 def run_sweep(scenario, out_dir, quick=False, restart=False, command="", stream=None,
               max_points=None):
     """Sweeps every detector of ``scenario`` over its SNR grid, resuming finished points.
