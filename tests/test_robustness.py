@@ -207,3 +207,78 @@ def test_concurrent_runs_on_one_folder_lose_no_point(tmp_path):
     doc = json.loads((out / "results.json").read_text())
     assert doc["complete"] and not doc["quick"]
     assert doc["curves"][0]["snr_db"] == [-4.0, -2.0, 0.0, 2.0, 4.0]
+
+
+# ---- class 3: damaged results.json ------------------------------------------------------
+
+def _damage_cases():
+    def field_missing(doc):
+        del doc["curves"][0]["ber"]
+
+    def key_missing(doc):
+        del doc["curves"]
+
+    def curves_not_list(doc):
+        doc["curves"] = 5
+
+    def schema(doc):
+        doc["schema_version"] = 99
+
+    def short_field(doc):
+        doc["curves"][0]["bler"].pop()
+
+    def no_curve(doc):
+        doc["curves"] = []
+
+    def not_object(doc):
+        return [1, 2]
+
+    return {
+        "truncated": ("bytes", lambda text: text[: len(text) // 2].encode(), "not valid JSON"),
+        "not JSON": ("bytes", lambda text: b"hello", "not valid JSON"),
+        "empty": ("bytes", lambda text: b"", "not valid JSON"),
+        "not UTF-8": ("bytes", lambda text: b"\xff\xfe" + text.encode("utf-16-le"),
+                      "not UTF-8"),
+        "schema_version": ("doc", schema, "schema_version 99"),
+        "missing field": ("doc", field_missing, "lacks ['ber']"),
+        "missing key": ("doc", key_missing, "missing key 'curves'"),
+        "curves not a list": ("doc", curves_not_list, "damaged"),
+        "fields of different lengths": ("doc", short_field, "different lengths"),
+        "curves missing": ("doc", no_curve, "0 curves"),
+        "a JSON list": ("doc", not_object, "not an object"),
+        "a directory": ("dir", None, "a directory"),
+    }
+
+
+@pytest.fixture(scope="module")
+def finished_results(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("finished")
+    path = write_tiny(folder)
+    assert main(["run", str(path), "--out", str(folder / "out"), "--quick"]) == 0
+    return path, (folder / "out" / "results.json").read_text()
+
+
+@pytest.mark.parametrize("case", list(_damage_cases()))
+def test_damaged_results_json_is_named_and_restart_recovers(tmp_path, capsys, finished_results,
+                                                           case):
+    path, good = finished_results
+    kind, damage, what = _damage_cases()[case]
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / "results.json"
+    if kind == "bytes":
+        target.write_bytes(damage(good))
+    elif kind == "doc":
+        doc = json.loads(good)
+        doc = damage(doc) or doc
+        target.write_text(json.dumps(doc))
+    else:
+        target.mkdir()
+    before = sorted(p.name for p in out.iterdir())
+    assert main(["run", str(path), "--out", str(out), "--quick"]) == 2
+    err = capsys.readouterr().err
+    assert f"results.json in {out} is damaged (" in err and what in err, err
+    assert "use --restart to discard it or --out elsewhere" in err and "Traceback" not in err
+    assert sorted(p.name for p in out.iterdir()) == before  # left as it was
+    assert main(["run", str(path), "--out", str(out), "--quick", "--restart"]) == 0
+    assert json.loads(target.read_text())["complete"]

@@ -129,7 +129,7 @@ def curve_fields(curve):
 def load_results(path):
     """A results document, with the confidence intervals (:func:`add_intervals`) of files
     written before they existed."""
-    with open(path) as fh:
+    with open(path, encoding="utf-8") as fh:
         doc = json.load(fh)
     if isinstance(doc, dict) and isinstance(doc.get("curves"), list) and not all(
             "bler_ci_low" in c for c in doc["curves"]):
