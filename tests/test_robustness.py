@@ -282,3 +282,175 @@ def test_damaged_results_json_is_named_and_restart_recovers(tmp_path, capsys, fi
     assert sorted(p.name for p in out.iterdir()) == before  # left as it was
     assert main(["run", str(path), "--out", str(out), "--quick", "--restart"]) == 0
     assert json.loads(target.read_text())["complete"]
+
+
+# ---- class 4: damaged models ------------------------------------------------------------
+
+MODEL = "pgdnet-fp32-4x4-16qam"
+
+MODEL_SCENARIO = """
+[scenario]
+name = "model-fault"
+seed = 3
+
+[link]
+type = "coded_mimo"
+num_tx = 4
+num_rx = 4
+num_bits_per_symbol = 4
+k = 64
+n = 128
+
+[sweep]
+snr_db = [5.0]
+batch_size = 8
+max_mc_iter = 1
+num_target_block_errors = 10
+
+[[detector]]
+name = "lmmse"
+
+[[detector]]
+path = "{path}"
+label = "copy"
+"""
+
+
+def _npz_rewrite(folder, change):
+    import numpy as np
+
+    with np.load(folder / "weights.npz", allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    change(arrays)
+    with open(folder / "weights.npz", "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def _config_rewrite(folder, change):
+    cfg = json.loads((folder / "config.json").read_text())
+    change(cfg)
+    (folder / "config.json").write_text(json.dumps(cfg))
+
+
+def _model_faults():
+    import numpy as np
+
+    def nan_weight(a):
+        a["w000"] = a["w000"].copy()
+        a["w000"][1] = np.nan
+
+    def inf_weight(a):
+        a["w001"] = np.full_like(a["w001"], np.inf)
+
+    def wrong_shape(a):
+        a["w000"] = np.zeros((7,), a["w000"].dtype)
+
+    def missing_var(a):
+        del a["w001"]
+        a["names"] = a["names"][:1]
+
+    return {
+        "truncated weights": (lambda f: (f / "weights.npz").write_bytes(
+            (f / "weights.npz").read_bytes()[:100]), "truncated or not an npz"),
+        "weights not npz": (lambda f: (f / "weights.npz").write_text("hello"),
+                            "truncated or not an npz"),
+        "weights missing": (lambda f: (f / "weights.npz").unlink(), "no weights file"),
+        "NaN weights": (lambda f: _npz_rewrite(f, nan_weight), "non-finite"),
+        "inf weights": (lambda f: _npz_rewrite(f, inf_weight), "non-finite"),
+        "wrong shapes": (lambda f: _npz_rewrite(f, wrong_shape), "has shape (7,)"),
+        "a variable missing": (lambda f: _npz_rewrite(f, missing_var), "variables"),
+        "config not JSON": (lambda f: (f / "config.json").write_text("{"), "not valid JSON"),
+        "config not UTF-8": (lambda f: (f / "config.json").write_bytes(b"\xff{}"),
+                             "not UTF-8"),
+        "config a list": (lambda f: (f / "config.json").write_text("[]"), "not an object"),
+        "config without system": (lambda f: _config_rewrite(f, lambda c: c.pop("system")),
+                                  "'system'"),
+        "config bad num_tx": (lambda f: _config_rewrite(
+            f, lambda c: c["system"].update(num_tx="four")), "num_tx"),
+        "config without layer": (lambda f: _config_rewrite(f, lambda c: c.pop("layer")),
+                                 "layer"),
+        "config bad layer": (lambda f: _config_rewrite(
+            f, lambda c: c["layer"].update(num_layers="five")), "loading failed"),
+    }
+
+
+def _copy_model(tmp_path, name=MODEL, as_name="copy-model"):
+    import shutil
+
+    from kaq_sionna import pretrained
+
+    target = tmp_path / "models" / as_name
+    shutil.copytree(pretrained.model_dir(name), target)
+    return target
+
+
+@pytest.mark.parametrize("fault", list(_model_faults()))
+def test_damaged_model_by_path_is_named(tmp_path, capsys, fault):
+    damage, what = _model_faults()[fault]
+    folder = _copy_model(tmp_path)
+    damage(folder)
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(MODEL_SCENARIO.format(path=folder))
+    out = tmp_path / "out"
+    assert main(["run", str(scenario), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and str(folder) in err and what in err, err
+    if out.exists() and (out / "results.json").exists():  # failed at build: lmmse kept
+        doc = json.loads((out / "results.json").read_text())
+        assert doc["curves"][0]["done"] and doc["curves"][0]["snr_db"] == [5.0]
+
+
+def test_one_damaged_shipped_model_breaks_nothing_else(tmp_path, capsys, monkeypatch):
+    from kaq_sionna import pretrained
+    from kaq_sionna.app.scenario import load_scenario
+
+    bad_config = _copy_model(tmp_path, as_name="broken-config-4x4-16qam")
+    (bad_config / "config.json").write_text("{ truncated")
+    nan_weights = _copy_model(tmp_path, as_name="nan-weights-4x4-16qam")
+    _npz_rewrite(nan_weights, lambda a: a.update(w000=a["w000"] * float("nan")))
+    monkeypatch.setenv(pretrained.ENV_VAR, str(tmp_path / "models"))
+
+    assert main(["list"]) == 0
+    text = capsys.readouterr().out
+    assert "DAMAGED broken-config-4x4-16qam" in text and "not valid JSON" in text
+    assert MODEL in text and "nan-weights-4x4-16qam" in text
+    assert main(["list", "models"]) == 0
+    assert "DAMAGED broken-config" in capsys.readouterr().out
+    assert main(["list", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert [m["name"] for m in listing["damaged"]] == ["broken-config-4x4-16qam"]
+    for name, what in (("broken-config-4x4-16qam", "not valid JSON"),
+                       ("nan-weights-4x4-16qam", "non-finite")):
+        assert main(["list", name]) == 2
+        err = capsys.readouterr().err
+        assert name in err and what in err and "Traceback" not in err
+        scenario = tmp_path / f"{name}.toml"
+        scenario.write_text(MODEL_SCENARIO.replace('path = "{path}"', f'name = "{name}"'))
+        assert main(["run", str(scenario), "--out", str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert name in err and what in err and "Traceback" not in err
+    # other models and HARQ scenarios (EQ-Net storage from the catalogue) are unaffected
+    scenario = tmp_path / "good.toml"
+    scenario.write_text(MODEL_SCENARIO.replace('path = "{path}"', f'name = "{MODEL}"'))
+    assert main(["run", str(scenario), "--out", str(tmp_path / "good"), "--quick"]) == 0
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sc = load_scenario(root / "scenarios" / "harq_4x4_16qam.toml")
+    assert sc.harq is not None
+
+
+def test_export_check_fails_on_non_finite_outputs():
+    import numpy as np
+
+    from kaq_sionna.deploy.check import _non_finite, format_check
+
+    assert _non_finite({"llr": np.array([1.0, np.nan, np.inf]), "codes": np.array([1, 2])}) \
+        == {"llr": 2}
+    assert _non_finite({"llr": np.zeros(3)}) == {}
+    report = {"model": "m", "part": "detector", "precision": "fp32", "num_samples": 1,
+              "seed": 0, "outputs": {}, "tolerance": {}, "primary": "llr", "passed": False,
+              "non_finite": {"tf": {"llr": 3}},
+              "memory": {"file_bytes": 1, "weights_bytes": 1, "weights_runtime_bytes": 1,
+                         "activations_bytes_per_cu": 1.0}, "ops": {}}
+    assert "the TF model gives non-finite outputs" in format_check(report)

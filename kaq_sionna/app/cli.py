@@ -168,23 +168,43 @@ def registry_listing():
     from kaq_sionna.registry import DETECTORS
     from links.registry import LINKS
 
-    return {
+    listing = {
         "detectors": [DETECTORS[n].as_dict() for n in sorted(DETECTORS)],
         "links": [LINKS[n].as_dict() for n in sorted(LINKS)],
         "pretrained": [{"name": n, "config": c} for n, c in pretrained.available().items()],
     }
+    damaged = pretrained.damaged()
+    if damaged:  # listed apart, so that one damaged model does not hide the others
+        listing["damaged"] = [{"name": n, "problem": p} for n, p in sorted(damaged.items())]
+    return listing
 
 
 def describe_model(name_or_path):
     """``describe()`` of a shipped model (by name) or a model folder (by path)."""
     from kaq_sionna import pretrained
-    from kaq_sionna.registry.pretrained import LOADERS, load_pretrained, resolve_model_path
+    from kaq_sionna.registry.pretrained import (
+        LOADERS,
+        damaged_error,
+        guarded_load,
+        load_pretrained,
+        resolve_model_path,
+    )
 
     if name_or_path in pretrained.available():
         return load_pretrained(name_or_path)
+    if name_or_path in pretrained.damaged():
+        raise UserError(f"pretrained model {name_or_path!r} is damaged: "
+                        f"{pretrained.damaged()[name_or_path]}")
     folder = resolve_model_path(name_or_path)
-    config = json.loads((folder / pretrained.CONFIG_FILE).read_text())
-    return LOADERS[config["model"]](name_or_path, config, folder)
+    try:
+        config = pretrained.read_config(folder)
+    except pretrained.DamagedModel as err:
+        raise damaged_error(f"model at {name_or_path}", folder, str(err)) from None
+    if config["model"] not in LOADERS:
+        raise UserError(f"model at {name_or_path}: model type {config['model']!r}, expected one "
+                        f"of {', '.join(sorted(LOADERS))}")
+    return guarded_load(f"model at {name_or_path}", folder,
+                        lambda: LOADERS[config["model"]](name_or_path, config, folder))
 
 
 def _system_of(config):
@@ -205,7 +225,8 @@ def _cmd_list(args):
                                  if _system_of(m["config"]) == args.system]
     if args.what is not None:
         keep = {"detectors": "detectors", "links": "links", "models": "pretrained"}[args.what]
-        listing = {k: v for k, v in listing.items() if k == keep}
+        listing = {k: v for k, v in listing.items()
+                   if k == keep or k == "damaged" and keep == "pretrained"}
     if args.json:
         print(json.dumps(listing, indent=2))
         return 0
@@ -219,6 +240,7 @@ def _cmd_list(args):
                 for snr, row in metrics.items())
             print(f"{m['name']:<44} {c.get('model', '?'):<8} {_system_of(c):<11} "
                   f"{c.get('epochs', c.get('epochs_stage1', '-'))!s:>6}  {bers or '-'}")
+        _print_damaged(listing)
         print("\nlearned parameters of one: kaq-sionna list MODEL")
         return 0
     shown = set(listing)
@@ -243,7 +265,13 @@ def _cmd_list(args):
         print(f"  {m['name']:<28} {c.get('model')}, {c.get('epochs')} epochs"
               + (f", BER {bers}" if bers else "")
               + "  (usable as a [[detector]] name)")
+    _print_damaged(listing)
     return 0
+
+
+def _print_damaged(listing):
+    for m in listing.get("damaged", []):
+        print(f"  DAMAGED {m['name']}: {m['problem']} (not usable until restored)")
 
 
 def _cmd_bench_detectors(args):
