@@ -454,3 +454,63 @@ def test_export_check_fails_on_non_finite_outputs():
               "memory": {"file_bytes": 1, "weights_bytes": 1, "weights_runtime_bytes": 1,
                          "activations_bytes_per_cu": 1.0}, "ops": {}}
     assert "the TF model gives non-finite outputs" in format_check(report)
+
+
+# ---- class 5: resource limits, Ctrl-C at start-up, bench of a size without models -------
+
+def test_out_of_memory_names_the_key_to_lower(tmp_path, capsys, monkeypatch):
+    import tensorflow as tf
+
+    import kaq_sionna.app.sweep as sweep
+
+    def oom(*args, **kwargs):
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor "
+                                               "with shape[1000000,64,64]\n" * 30)
+
+    monkeypatch.setattr(sweep, "run_sweep", oom)
+    path = write_tiny(tmp_path)
+    for extra, key in (([], "[sweep] batch_size"), (["--quick"], "[sweep.quick] batch_size")):
+        assert main(["run", str(path), "--out", str(tmp_path / "o"), *extra]) == 2
+        err = capsys.readouterr().err
+        assert key in err and "out of memory" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("delay", [0.5, 2.5])
+def test_ctrl_c_during_start_up_exits_130_without_traceback(tmp_path, delay):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = write_tiny(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "kaq_sionna", "run", str(path), "--out",
+                             str(tmp_path / "out")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, (out, err)
+    assert "Traceback" not in err and "interrupted" in err
+
+
+def test_bench_detectors_without_shipped_models_says_so_once(monkeypatch, capsys):
+    import io
+
+    import kaq_sionna.app.bench.detectors as bench
+
+    seen = {}
+
+    def fake_worker(config, threads, tmp, stream):
+        seen["rows"] = [r["name"] for r in config["rows"]]
+        return {"results": []}
+
+    monkeypatch.setattr(bench, "run_worker", fake_worker)
+    stream = io.StringIO()
+    result = bench.bench_detectors("3x3-16qam", [1], ["1"], 1, 0.0, 1.0, stream=stream)
+    text = stream.getvalue()
+    assert text.count("no shipped model of size 3x3-16qam") == 1
+    assert seen["rows"] == ["lmmse", "kbest16", "ml", "mmse-sic"]
+    assert "pgdnet-fp32-3x3-16qam" in result["config"]["models_not_shipped"]
+    stream = io.StringIO()
+    bench.bench_detectors("4x4-16qam", [1], ["1"], 1, 0.0, 1.0, stream=stream)
+    assert "no shipped model" not in stream.getvalue()

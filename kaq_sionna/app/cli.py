@@ -35,6 +35,10 @@ def _cmd_run(args):
                         command=command)
     except ResumeConflict as err:
         raise UserError(str(err)) from None
+    except Exception as err:  # noqa: BLE001 - only out-of-memory is turned into a user error
+        if not is_out_of_memory(err):
+            raise
+        raise UserError(out_of_memory_message(scenario, args, out)) from None
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished SNR points are kept in {out}/results.json; "
               "run the same command again to resume.", file=sys.stderr)
@@ -116,6 +120,21 @@ def _cmd_train(args):
         return EXIT_INTERRUPTED
     print(f"wrote {out}/model/ ({doc['name']}), {out}/train.json")
     return 0
+
+
+def is_out_of_memory(err):
+    """True for TensorFlow's ResourceExhaustedError (out of memory) and Python's MemoryError."""
+    return isinstance(err, MemoryError) or type(err).__name__ == "ResourceExhaustedError"
+
+
+def out_of_memory_message(scenario, args, out):
+    """One line naming the scenario key to lower when a batch does not fit in memory."""
+    settings = scenario.sweep_settings(args.quick)
+    key = "[sweep.quick] batch_size" if args.quick else "[sweep] batch_size"
+    return (f"out of memory: a batch of {settings['batch_size']} does not fit; lower {key} "
+            f"in {args.scenario} (e.g. to {max(1, settings['batch_size'] // 4)}) and raise "
+            f"max_mc_iter to keep the statistics; finished SNR points are kept in "
+            f"{out}/results.json")
 
 
 def command_line(args):
@@ -554,6 +573,14 @@ def build_parser():
 
 
 def main(argv=None):
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C during start-up (imports, validation): no traceback
+        print("\ninterrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv=None):
     args = build_parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     from kaq_sionna.core.params import SpecError  # imports TensorFlow quietly
