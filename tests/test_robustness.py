@@ -514,3 +514,42 @@ def test_bench_detectors_without_shipped_models_says_so_once(monkeypatch, capsys
     stream = io.StringIO()
     bench.bench_detectors("4x4-16qam", [1], ["1"], 1, 0.0, 1.0, stream=stream)
     assert "no shipped model" not in stream.getvalue()
+
+
+# ---- class 6: numerical guards ----------------------------------------------------------
+
+def test_compressors_map_nan_llrs_to_erasures():
+    import numpy as np
+
+    from kaq_sionna.softbits.maxmi import MaxMIQuantizer
+    from kaq_sionna.softbits.scalar import (
+        Float16Compressor,
+        NoCompression,
+        UniformLLRQuantizer,
+    )
+
+    rng = np.random.default_rng(0)
+    train = rng.normal(4.0, 3.0, 20000) * rng.choice([-1.0, 1.0], 20000)
+    llr = np.array([np.nan, 5.0, -5.0, np.nan, 0.3], np.float32)
+    uniform = UniformLLRQuantizer(4, clip=16.0)
+    compressors = [NoCompression(), Float16Compressor(), uniform,
+                   MaxMIQuantizer(3, symmetric=True).fit(train)]
+    for comp in compressors:
+        out = np.asarray(comp(llr))
+        assert np.all(np.isfinite(out)), comp
+        erasure = np.abs(out[[0, 3]])
+        # the smallest magnitude the code can hold (exactly 0 when it has a zero level)
+        assert np.all(erasure <= uniform.step / 2 + 1e-6) or np.all(
+            erasure <= np.min(np.abs(np.asarray(comp(np.zeros(1, np.float32))))) + 1e-6), comp
+
+
+def test_uniform_clip_fit_is_robust_to_one_outlier():
+    import numpy as np
+
+    from kaq_sionna.softbits.scalar import UniformLLRQuantizer
+
+    rng = np.random.default_rng(1)
+    llrs = rng.normal(0.0, 5.0, 50000)
+    clean = UniformLLRQuantizer(4).fit(llrs).clip
+    spoiled = UniformLLRQuantizer(4).fit(np.append(llrs, [1e30, np.nan, np.inf])).clip
+    assert abs(spoiled - clean) < 0.05 * clean
