@@ -553,3 +553,24 @@ def test_uniform_clip_fit_is_robust_to_one_outlier():
     clean = UniformLLRQuantizer(4).fit(llrs).clip
     spoiled = UniformLLRQuantizer(4).fit(np.append(llrs, [1e30, np.nan, np.inf])).clip
     assert abs(spoiled - clean) < 0.05 * clean
+
+
+def test_model_that_does_not_detect_is_marked_and_warns(tmp_path, capsys):
+    from kaq_sionna.app.scenario import load_scenario
+    from kaq_sionna.registry import pretrained as reg
+
+    name = "eqnet-l-4x4-16qam"
+    assert main(["list", "models"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith(name + " "))
+    assert "does not detect" in line
+    assert main(["list", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    entry = next(m for m in listing["pretrained"] if m["name"] == name)
+    assert "0.29-0.32" in entry["not_detecting"]
+    reg._WARNED.discard(name)
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(MODEL_SCENARIO.replace('path = "{path}"', f'name = "{name}"'))
+    load_scenario(scenario)
+    load_scenario(scenario)
+    err = capsys.readouterr().err
+    assert err.count(f"warning: {name} used as a detector") == 1

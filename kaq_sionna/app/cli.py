@@ -190,7 +190,10 @@ def registry_listing():
     listing = {
         "detectors": [DETECTORS[n].as_dict() for n in sorted(DETECTORS)],
         "links": [LINKS[n].as_dict() for n in sorted(LINKS)],
-        "pretrained": [{"name": n, "config": c} for n, c in pretrained.available().items()],
+        "pretrained": [{"name": n, "config": c,
+                        **({"not_detecting": pretrained.NOT_DETECTING[n]}
+                           if n in pretrained.NOT_DETECTING else {})}
+                       for n, c in pretrained.available().items()],
     }
     damaged = pretrained.damaged()
     if damaged:  # listed apart, so that one damaged model does not hide the others
@@ -252,13 +255,18 @@ def _cmd_list(args):
     if args.what == "models":
         print(f"{'model':<44} {'type':<8} {'system':<11} {'epochs':>6}  val BER (LMMSE) at Es/N0")
         for m in listing["pretrained"]:
+            if m.get("not_detecting"):
+                bers_note = "  [does not detect: a quantizer only (kaq-sionna list --json)]"
+            else:
+                bers_note = ""
             c = m["config"]
             metrics = c.get("final_metrics", {}).get("ber_esno_db", {})
             bers = ", ".join(f"{snr} dB {row['ber']:.4f}" + (
                 f" ({row['ber_lmmse']:.4f})" if "ber_lmmse" in row else "")
                 for snr, row in metrics.items())
             print(f"{m['name']:<44} {c.get('model', '?'):<8} {_system_of(c):<11} "
-                  f"{c.get('epochs', c.get('epochs_stage1', '-'))!s:>6}  {bers or '-'}")
+                  f"{c.get('epochs', c.get('epochs_stage1', '-'))!s:>6}  {bers or '-'}"
+                  + bers_note)
         _print_damaged(listing)
         print("\nlearned parameters of one: kaq-sionna list MODEL")
         return 0
@@ -283,7 +291,8 @@ def _cmd_list(args):
         bers = ", ".join(f"{snr} dB {row['ber']:.4f}" for snr, row in metrics.items())
         print(f"  {m['name']:<28} {c.get('model')}, {c.get('epochs')} epochs"
               + (f", BER {bers}" if bers else "")
-              + "  (usable as a [[detector]] name)")
+              + ("  (DOES NOT DETECT: " + m["not_detecting"] + ")" if m.get("not_detecting")
+                 else "  (usable as a [[detector]] name)"))
     _print_damaged(listing)
     return 0
 

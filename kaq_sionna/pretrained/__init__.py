@@ -41,6 +41,17 @@ def search_path():
     return dirs
 
 
+#: Shipped models whose own validation shows that they do not detect (use them as quantizers
+#: only): name -> the evidence. ``kaq-sionna list`` marks them and using one as a detector warns.
+NOT_DETECTING = {
+    "eqnet-l-4x4-16qam": (
+        "estimation with the paper's inputs (y, H, sigma) does not detect: its validation BER is "
+        "0.29-0.32 at every Es/N0 (config.json final_metrics; the LMMSE source 0.16-0.23) and "
+        "every OFDM run gave BLER 1.0; use eqnet-l-4x4-16qam-lmmse-inputs as a detector, this "
+        "model as a quantizer only"),
+}
+
+
 class DamagedModel(ValueError):
     """A model folder whose config.json or weights cannot be used; the message says what is
     wrong (without the model's name: callers add it)."""

@@ -64,6 +64,25 @@ def load_pretrained(name, **kwargs):
                                                                       **kwargs))
 
 
+_WARNED = set()
+
+
+def warn_not_detecting(name, stream=None):
+    """Warns once per process (on stderr) when the shipped model ``name`` is used as a detector
+    although its own validation shows that it does not detect
+    (:data:`kaq_sionna.pretrained.NOT_DETECTING`). Returns the warning text or `None`."""
+    import sys
+
+    reason = pretrained.NOT_DETECTING.get(name)
+    if reason is None:
+        return None
+    text = f"warning: {name} used as a detector: {reason}"
+    if name not in _WARNED:
+        _WARNED.add(name)
+        print(text, file=stream or sys.stderr, flush=True)
+    return text
+
+
 def damaged_error(label, directory, what):
     """The :class:`SpecError` of a damaged model: names the model, its folder and the damage."""
     return SpecError(label, "an intact model folder (config.json and weights as written by "
@@ -162,6 +181,7 @@ def model_spec(name, config, directory, label, source="pretrained"):
                                  STEP_MODES else ""))
 
     def check(ctx, params):
+        warn_not_detecting(name)
         problem = pretrained.weights_problem(directory())
         if problem:  # found when the scenario is validated, before anything runs
             raise damaged_error(label, directory(), problem)
