@@ -20,7 +20,16 @@ so that importing the package never imports the application layer
 from kaq_sionna.core import aliases
 from kaq_sionna.core.quiet_tf import import_quietly
 
-import_quietly()
+try:
+    import_quietly()
+except KeyboardInterrupt:  # Ctrl-C while TensorFlow loads: the command exits 130, no traceback
+    import os as _os
+    import sys as _sys
+
+    if _os.path.basename(_sys.argv[0]) != "kaq-sionna" and _sys.argv[0] != "-m":
+        raise  # a library user's session: the usual KeyboardInterrupt
+    print("\ninterrupted", file=_sys.stderr)
+    raise SystemExit(130) from None
 aliases.install()
 
 __version__ = "0.1.0"

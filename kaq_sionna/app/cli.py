@@ -8,6 +8,7 @@ unknown name, conflicting results), 3 ``reproduce`` found different counts, 130 
 
 import argparse
 import json
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -36,6 +37,10 @@ def _cmd_run(args):
                         command=command)
     except ResumeConflict as err:
         raise UserError(str(err)) from None
+    except Exception as err:  # noqa: BLE001 - only out-of-memory is turned into a user error
+        if not is_out_of_memory(err):
+            raise
+        raise UserError(out_of_memory_message(scenario, args, out)) from None
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished SNR points are kept in {out}/results.json; "
               "run the same command again to resume.", file=sys.stderr)
@@ -81,7 +86,7 @@ def _cmd_harq_memory(args):
             max_transmissions=args.max_transmissions)
     except ValueError as err:
         raise UserError(f"memory model: {err}") from None
-    if not 0 < args.target_bler < 1:
+    if not 0 < args.target_bler < 1:  # also refuses nan
         raise UserError(f"--target-bler: expected a number in (0, 1), found {args.target_bler}")
     out = Path(args.out) if args.out else Path("results") / (
         "harq-memory" + ("-quick" if args.quick else ""))
@@ -142,6 +147,21 @@ def _cmd_train(args):
     return 0
 
 
+def is_out_of_memory(err):
+    """True for TensorFlow's ResourceExhaustedError (out of memory) and Python's MemoryError."""
+    return isinstance(err, MemoryError) or type(err).__name__ == "ResourceExhaustedError"
+
+
+def out_of_memory_message(scenario, args, out):
+    """One line naming the scenario key to lower when a batch does not fit in memory."""
+    settings = scenario.sweep_settings(args.quick)
+    key = "[sweep.quick] batch_size" if args.quick else "[sweep] batch_size"
+    return (f"out of memory: a batch of {settings['batch_size']} does not fit; lower {key} "
+            f"in {args.scenario} (e.g. to {max(1, settings['batch_size'] // 4)}) and raise "
+            f"max_mc_iter to keep the statistics; finished SNR points are kept in "
+            f"{out}/results.json")
+
+
 def command_line(args):
     """The command as given (``kaq-sionna`` and the arguments ``main`` parsed), quoted so that
     it re-runs as written; recorded in results.json and config.json."""
@@ -192,23 +212,46 @@ def registry_listing():
     from kaq_sionna.registry import DETECTORS
     from links.registry import LINKS
 
-    return {
+    listing = {
         "detectors": [DETECTORS[n].as_dict() for n in sorted(DETECTORS)],
         "links": [LINKS[n].as_dict() for n in sorted(LINKS)],
-        "pretrained": [{"name": n, "config": c} for n, c in pretrained.available().items()],
+        "pretrained": [{"name": n, "config": c,
+                        **({"not_detecting": pretrained.NOT_DETECTING[n]}
+                           if n in pretrained.NOT_DETECTING else {})}
+                       for n, c in pretrained.available().items()],
     }
+    damaged = pretrained.damaged()
+    if damaged:  # listed apart, so that one damaged model does not hide the others
+        listing["damaged"] = [{"name": n, "problem": p} for n, p in sorted(damaged.items())]
+    return listing
 
 
 def describe_model(name_or_path):
     """``describe()`` of a shipped model (by name) or a model folder (by path)."""
     from kaq_sionna import pretrained
-    from kaq_sionna.registry.pretrained import LOADERS, load_pretrained, resolve_model_path
+    from kaq_sionna.registry.pretrained import (
+        LOADERS,
+        damaged_error,
+        guarded_load,
+        load_pretrained,
+        resolve_model_path,
+    )
 
     if name_or_path in pretrained.available():
         return load_pretrained(name_or_path)
+    if name_or_path in pretrained.damaged():
+        raise UserError(f"pretrained model {name_or_path!r} is damaged: "
+                        f"{pretrained.damaged()[name_or_path]}")
     folder = resolve_model_path(name_or_path)
-    config = json.loads((folder / pretrained.CONFIG_FILE).read_text())
-    return LOADERS[config["model"]](name_or_path, config, folder)
+    try:
+        config = pretrained.read_config(folder)
+    except pretrained.DamagedModel as err:
+        raise damaged_error(f"model at {name_or_path}", folder, str(err)) from None
+    if config["model"] not in LOADERS:
+        raise UserError(f"model at {name_or_path}: model type {config['model']!r}, expected one "
+                        f"of {', '.join(sorted(LOADERS))}")
+    return guarded_load(f"model at {name_or_path}", folder,
+                        lambda: LOADERS[config["model"]](name_or_path, config, folder))
 
 
 def _system_of(config):
@@ -229,20 +272,27 @@ def _cmd_list(args):
                                  if _system_of(m["config"]) == args.system]
     if args.what is not None:
         keep = {"detectors": "detectors", "links": "links", "models": "pretrained"}[args.what]
-        listing = {k: v for k, v in listing.items() if k == keep}
+        listing = {k: v for k, v in listing.items()
+                   if k == keep or k == "damaged" and keep == "pretrained"}
     if args.json:
         print(json.dumps(listing, indent=2))
         return 0
     if args.what == "models":
         print(f"{'model':<44} {'type':<8} {'system':<11} {'epochs':>6}  val BER (LMMSE) at Es/N0")
         for m in listing["pretrained"]:
+            if m.get("not_detecting"):
+                bers_note = "  [does not detect: a quantizer only (kaq-sionna list --json)]"
+            else:
+                bers_note = ""
             c = m["config"]
             metrics = c.get("final_metrics", {}).get("ber_esno_db", {})
             bers = ", ".join(f"{snr} dB {row['ber']:.4f}" + (
                 f" ({row['ber_lmmse']:.4f})" if "ber_lmmse" in row else "")
                 for snr, row in metrics.items())
             print(f"{m['name']:<44} {c.get('model', '?'):<8} {_system_of(c):<11} "
-                  f"{c.get('epochs', c.get('epochs_stage1', '-'))!s:>6}  {bers or '-'}")
+                  f"{c.get('epochs', c.get('epochs_stage1', '-'))!s:>6}  {bers or '-'}"
+                  + bers_note)
+        _print_damaged(listing)
         print("\nlearned parameters of one: kaq-sionna list MODEL")
         return 0
     shown = set(listing)
@@ -266,8 +316,15 @@ def _cmd_list(args):
         bers = ", ".join(f"{snr} dB {row['ber']:.4f}" for snr, row in metrics.items())
         print(f"  {m['name']:<28} {c.get('model')}, {c.get('epochs')} epochs"
               + (f", BER {bers}" if bers else "")
-              + "  (usable as a [[detector]] name)")
+              + ("  (DOES NOT DETECT: " + m["not_detecting"] + ")" if m.get("not_detecting")
+                 else "  (usable as a [[detector]] name)"))
+    _print_damaged(listing)
     return 0
+
+
+def _print_damaged(listing):
+    for m in listing.get("damaged", []):
+        print(f"  DAMAGED {m['name']}: {m['problem']} (not usable until restored)")
 
 
 def _cmd_bench_detectors(args):
@@ -286,7 +343,8 @@ def _cmd_bench_detectors(args):
         raise UserError(f"--threads: expected comma-separated positive integers or 'all', "
                         f"found {args.thread_settings!r}")
     repeats = 15 if args.repeats is None else args.repeats
-    if repeats < 1 or args.min_time < 0 or args.max_cell_seconds <= 0:
+    if repeats < 1 or not args.min_time >= 0 or not args.max_cell_seconds > 0 \
+            or not math.isfinite(args.min_time + args.max_cell_seconds):
         raise UserError("--repeats, --max-cell-seconds: expected positive numbers; "
                         "--min-time: >= 0")
     if args.json:
@@ -344,6 +402,9 @@ def _parse_floats(text, option):
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise UserError(f"{option}: expected comma-separated numbers, found {text!r}") from None
+    bad = [v for v in values if not math.isfinite(v)]
+    if bad:
+        raise UserError(f"{option}: expected finite numbers, found {bad[0]!r}")
     if not values:
         raise UserError(f"{option}: expected at least one number")
     return values
@@ -563,6 +624,14 @@ def build_parser():
 
 
 def main(argv=None):
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C during start-up (imports, validation): no traceback
+        print("\ninterrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv=None):
     args = build_parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     from kaq_sionna.core.params import SpecError  # imports TensorFlow quietly

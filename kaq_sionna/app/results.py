@@ -58,6 +58,7 @@ point, else against SNR with one line per curve.
 import csv
 import io
 import json
+import math
 import os
 import platform
 from pathlib import Path
@@ -128,7 +129,7 @@ def curve_fields(curve):
 def load_results(path):
     """A results document, with the confidence intervals (:func:`add_intervals`) of files
     written before they existed."""
-    with open(path) as fh:
+    with open(path, encoding="utf-8") as fh:
         doc = json.load(fh)
     if isinstance(doc, dict) and isinstance(doc.get("curves"), list) and not all(
             "bler_ci_low" in c for c in doc["curves"]):
@@ -171,12 +172,37 @@ def add_intervals(doc):
     return doc
 
 
+def strict_json(doc, indent=2):
+    """``doc`` as strict JSON text (RFC 8259: no ``NaN`` / ``Infinity``): a non-finite number
+    becomes ``null`` and its place is listed in ``doc["non_finite"]`` (e.g.
+    ``"curves[0].storage_params[2].clip"``), so that every JSON reader can read the file and
+    nothing is hidden."""
+    found = []
+
+    def clean(value, where):
+        if isinstance(value, float) and not math.isfinite(value):
+            found.append(where)
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return value
+
+    try:
+        return json.dumps(doc, indent=indent, allow_nan=False) + "\n"
+    except ValueError:
+        cleaned = clean(doc, "")
+        cleaned["non_finite"] = sorted(set(found) | set(doc.get("non_finite", [])))
+        return json.dumps(cleaned, indent=indent, allow_nan=False) + "\n"
+
+
 def write_all(out_dir, doc):
-    """Writes results.json, results.csv and plot.png into ``out_dir`` (each atomically), after
-    :func:`add_intervals`."""
+    """Writes results.json (strict JSON, :func:`strict_json`), results.csv and plot.png into
+    ``out_dir`` (each atomically), after :func:`add_intervals`."""
     out_dir = Path(out_dir)
     add_intervals(doc)
-    atomic_write_text(out_dir / "results.json", json.dumps(doc, indent=2) + "\n")
+    atomic_write_text(out_dir / "results.json", strict_json(doc))
     atomic_write_text(out_dir / "results.csv", to_csv(doc))
     atomic_write_bytes(out_dir / "plot.png", plot_png(doc))
 

@@ -45,13 +45,20 @@ class ScenarioError(SpecError):
 
 
 SCENARIO_KEYS = (
-    Param("name", str, REQUIRED, "scenario name; default output directory results/<name>"),
+    Param("name", str, REQUIRED, "scenario name; default output directory results/<name>",
+          plain_name=True),
     Param("seed", int, 0, "seed of every random draw of the run", min=0),
     Param("description", str, "", "free text shown in results.json"),
 )
 
+#: The SNR values a scenario may ask for, in dB (docs: scenarios/README.md). Far outside the
+#: range any detector or link here is meant for; beyond it float32 arithmetic breaks down
+#: (noise variances of 1e-30 and below) and plots lose their scale.
+SNR_DB_RANGE = (-50.0, 100.0)
+
 SWEEP_KEYS = (
-    Param("snr_db", list, REQUIRED, "SNR grid in dB (non-empty list of numbers)"),
+    Param("snr_db", list, REQUIRED, "SNR grid in dB (non-empty list of numbers)",
+          min=SNR_DB_RANGE[0], max=SNR_DB_RANGE[1]),
     Param("snr_type", str, "ebno", "Eb/N0 or Es/N0, see docs/conventions.md", choices=SNR_TYPES),
     Param("batch_size", int, 256, "codewords per stream per Monte-Carlo iteration", min=1),
     Param("max_mc_iter", int, 100, "maximum Monte-Carlo iterations per SNR point", min=1),
@@ -72,7 +79,8 @@ AXIS_EXCLUDED = ("num_tx", "num_rx", "num_bits_per_symbol")
 
 # --quick: a reduced sweep for smoke tests; [sweep.quick] may override these.
 QUICK_KEYS = (
-    Param("snr_db", list, None, "SNR grid of the quick run (default: the full grid)"),
+    Param("snr_db", list, None, "SNR grid of the quick run (default: the full grid)",
+          min=SNR_DB_RANGE[0], max=SNR_DB_RANGE[1]),
     Param("batch_size", int, 32, "batch size of the quick run", min=1),
     Param("max_mc_iter", int, 2, "maximum iterations per point of the quick run", min=1),
     Param("num_target_block_errors", int, 20, "target block errors of the quick run", min=1),

@@ -22,6 +22,7 @@ import tensorflow as tf
 from sionna.phy import config
 from sionna.phy.utils import sim_ber
 
+from kaq_sionna.app.outdir import guarded_output
 from kaq_sionna.app.results import load_results, new_results, validate_results, write_all
 from kaq_sionna.app.scenario import RunEntry, axis_text
 from kaq_sionna.app.stats import binomial_ci
@@ -74,9 +75,8 @@ def open_results(scenario, out_dir, quick, restart, command):
         ``restart`` is `False`.
     """
     path = Path(out_dir) / "results.json"
-    if path.exists() and not restart:
-        doc = load_results(path)
-        validate_results(doc)
+    if (path.exists() or path.is_symlink()) and not restart:
+        doc = load_checked_results(path)
         if doc.get("fingerprint") != scenario.fingerprint or doc.get("quick") != bool(quick):
             changed = diff_keys(doc.get("scenario", {}), scenario.as_dict())
             if doc.get("quick") != bool(quick):
@@ -84,10 +84,54 @@ def open_results(scenario, out_dir, quick, restart, command):
             raise ResumeConflict(
                 f"{path} holds results of a different run (changed: {', '.join(changed)}). "
                 "Use --restart to discard them, or --out to write elsewhere.")
+        if len(doc["curves"]) != len(scenario.runs):
+            raise ResumeConflict(f"results.json in {path.parent} is damaged ({len(doc['curves'])}"
+                                 f" curves, the scenario has {len(scenario.runs)}); use "
+                                 "--restart to discard it or --out elsewhere")
         if not doc.get("complete"):  # a finished run keeps the command that produced it
             doc["command"] = command
         return doc
+    if restart and path.is_dir() and not path.is_symlink():  # a damaged "file": set aside
+        path.rename(path.with_name(f"results.json.discarded-{time.strftime('%Y%m%d-%H%M%S')}"))
     return new_results(scenario, quick, command)
+
+
+def load_checked_results(path):
+    """``load_results`` + ``validate_results`` of an existing results.json; a damaged file
+    (truncated, not JSON, not UTF-8, a directory, unknown schema_version, missing fields) raises
+    :class:`ResumeConflict` saying so, never a traceback."""
+    path = Path(path)
+    try:
+        doc = load_results(path)
+        if not isinstance(doc, dict):
+            raise ValueError(f"a JSON {type(doc).__name__}, not an object")
+        validate_results(doc)
+        for curve in doc["curves"]:
+            if not isinstance(curve, dict) or not isinstance(curve.get("done"), bool):
+                raise ValueError("a curve without its 'done' flag")
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError,
+            AttributeError) as err:
+        what = _damage(err)
+        raise ResumeConflict(f"results.json in {path.parent} is damaged ({what}); use "
+                             "--restart to discard it or --out elsewhere") from None
+    return doc
+
+
+def _damage(err):
+    """A short description of what is wrong with a results.json, from the error reading it."""
+    import json
+
+    if isinstance(err, IsADirectoryError):
+        return "a directory, not a file"
+    if isinstance(err, UnicodeDecodeError):
+        return f"not UTF-8 text: byte {err.start}"
+    if isinstance(err, json.JSONDecodeError):
+        return f"not valid JSON: {err.msg} at line {err.lineno} column {err.colno}"
+    if isinstance(err, OSError):
+        return f"cannot be read: {err.strerror or err}"
+    if isinstance(err, KeyError):
+        return f"missing field {err.args[0]!r}"
+    return str(err).removeprefix("results.json: ")
 
 
 class _Progress:
@@ -212,6 +256,7 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+@guarded_output  # output folder checked and locked (one run at a time) before anything runs
 def run_sweep(scenario, out_dir, quick=False, restart=False, command="", stream=None,
               max_points=None):
     """Sweeps every detector of ``scenario`` over its SNR grid, resuming finished points.

@@ -6,6 +6,8 @@ naming the key, what was expected and what was found.
 """
 
 import copy
+import math
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,9 +65,12 @@ class Param:
     max: float = None
     min_exclusive: bool = False
     extra: dict = field(default_factory=dict)
+    plain_name: bool = False  # a str used as a file or folder name: no path, no '..'
 
     def describe(self):
         """Short human description of the accepted values."""
+        if self.plain_name:
+            return PLAIN_NAME_TEXT
         if self.choices is not None:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         text = _TYPE_NAMES[self.type]
@@ -79,6 +84,18 @@ class Param:
 
 
 REQUIRED = object()
+
+#: Names that become a file or folder name (scenario names -> results/<name>/): a name, never a
+#: path, so that no scenario writes outside its output folder.
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
+PLAIN_NAME_TEXT = ("a string, a plain name (letters, digits, '.', '_', '+', '-'; starting "
+                   "with a letter or digit; no '/', no '..', at most 128 characters)")
+
+
+def is_plain_name(value):
+    """True if ``value`` is usable as one file or folder name (see :data:`PLAIN_NAME`)."""
+    return isinstance(value, str) and PLAIN_NAME.fullmatch(value) is not None \
+        and ".." not in value
 
 
 def _type_ok(value, typ):
@@ -100,7 +117,13 @@ def check_value(param, value, key=None):
         raise SpecError(key, param.describe(), f"{value!r} ({type(value).__name__})")
     if param.choices is not None and value not in param.choices:
         raise SpecError(key, param.describe(), repr(value))
+    if param.plain_name and not is_plain_name(value):
+        raise SpecError(key, param.describe(), repr(value))
     values = value if param.type is list else [value]
+    for v in values if param.type in (float, list) else []:
+        if not math.isfinite(v):  # TOML reads nan, inf, -inf as floats
+            raise SpecError(key, "a finite number" + (
+                f" ({param.describe()})" if param.describe() != "a number" else ""), repr(value))
     for v in values if param.type in (int, float, list) else []:
         too_low = param.min is not None and (v <= param.min if param.min_exclusive
                                              else v < param.min)

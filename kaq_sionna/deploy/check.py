@@ -150,11 +150,27 @@ def check_export(target, model_content, precision, num_samples=2000, seed=CHECK_
     else:
         tol = {"rel_err_mean": tol["rel_err_mean"]}
         passed = s["rel_err_mean"] <= tol["rel_err_mean"]
+    # NaN compares false with every tolerance, so non-finite outputs must fail explicitly
+    non_finite = {side: bad for side, bad in (("tf", _non_finite(sample.reference)),
+                                              ("export", _non_finite(outputs))) if bad}
     return {"model": target.name, "part": target.part, "precision": precision,
             "num_samples": int(num_samples), "seed": int(seed),
             "inputs": "training distribution of the model (kaq_sionna.deploy.data)",
-            "outputs": stats, "primary": primary, "tolerance": tol, "passed": bool(passed),
+            "outputs": stats, "primary": primary, "tolerance": tol,
+            "passed": bool(passed) and not non_finite, "non_finite": non_finite,
             "ops": model.op_summary(), "memory": model.memory()}
+
+
+def _non_finite(outputs):
+    """``{output name: number of NaN / inf values}`` of the float outputs that have any."""
+    out = {}
+    for name, value in outputs.items():
+        arr = np.asarray(value)
+        if arr.dtype.kind in "fc":
+            bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+            if bad:
+                out[name] = bad
+    return out
 
 
 def ber_table(target, model_content, snr_db, num_samples=20000, seed=CHECK_SEED + 1,
@@ -232,6 +248,10 @@ def format_check(report, ber_rows=None):
                     for k, v in report["tolerance"].items())
     lines.append(f"  tolerance ({report['precision']}, on {report['primary']}): {tol} -> "
                  + ("PASSED" if report["passed"] else "FAILED"))
+    for side, bad in report.get("non_finite", {}).items():
+        what = "the exported model" if side == "export" else "the TF model"
+        lines.append(f"  FAILED: {what} gives non-finite outputs (NaN or inf): "
+                     + ", ".join(f"{k} {v} values" for k, v in bad.items()))
     mem = report["memory"]
     lines.append(f"  file {mem['file_bytes']} B, weights {mem['weights_bytes']} B "
                  f"({mem['weights_runtime_bytes']} B at run time), activations "

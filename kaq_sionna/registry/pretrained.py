@@ -9,7 +9,6 @@ References
 Z. Ren et al., "Deep Unfolding with Kernel-based Quantization in MIMO Detection", ICML 2025 (the KAQ paper).
 """
 
-import json
 from pathlib import Path
 
 from kaq_sionna import pretrained
@@ -52,12 +51,77 @@ def load_pretrained(name, **kwargs):
         large model left out of the install is kept).
     """
     directory = pretrained.model_dir(name)
-    config = pretrained.config(name)
+    label = f"pretrained model {name!r}"
+    try:
+        config = pretrained.config(name)
+    except pretrained.DamagedModel as err:
+        raise damaged_error(label, directory, str(err)) from None
     model_type = config.get("model")
     if model_type not in LOADERS:
         raise KeyError(f"pretrained model {name!r} has model type {model_type!r}; known types: "
                        f"{', '.join(sorted(LOADERS))}")
-    return LOADERS[model_type](name, config, directory, **kwargs)
+    return guarded_load(label, directory, lambda: LOADERS[model_type](name, config, directory,
+                                                                      **kwargs))
+
+
+_WARNED = set()
+
+
+def warn_not_detecting(name, stream=None):
+    """Warns once per process (on stderr) when the shipped model ``name`` is used as a detector
+    although its own validation shows that it does not detect
+    (:data:`kaq_sionna.pretrained.NOT_DETECTING`). Returns the warning text or `None`."""
+    import sys
+
+    reason = pretrained.NOT_DETECTING.get(name)
+    if reason is None:
+        return None
+    text = f"warning: {name} used as a detector: {reason}"
+    if name not in _WARNED:
+        _WARNED.add(name)
+        print(text, file=stream or sys.stderr, flush=True)
+    return text
+
+
+def damaged_error(label, directory, what):
+    """The :class:`SpecError` of a damaged model: names the model, its folder and the damage."""
+    return SpecError(label, "an intact model folder (config.json and weights as written by "
+                     "kaq-sionna train; restore it, e.g. git checkout, or retrain)", what,
+                     str(directory))
+
+
+def guarded_load(label, directory, load):
+    """``load()`` of a model, with every way a damaged model folder fails (weights that are
+    truncated, not an npz, of the wrong shapes or count, non-finite; config keys missing or
+    invalid) turned into :func:`damaged_error`. Weights are checked before loading
+    (:func:`kaq_sionna.pretrained.weights_problem`) and the loaded model's variables after."""
+    import zipfile
+
+    import numpy as np
+
+    from kaq_sionna.core.errors import PretrainedMismatch
+
+    problem = pretrained.weights_problem(directory)
+    if problem:
+        raise damaged_error(label, directory, problem)
+    try:
+        model = load()
+    except SpecError:
+        raise
+    except PretrainedMismatch as err:
+        raise damaged_error(label, directory, str(err)) from None
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, EOFError,
+            zipfile.BadZipFile) as err:
+        what = f"{type(err).__name__}: {err}" if not isinstance(err, KeyError) else \
+            f"config.json or weights lack {err.args[0]!r}"
+        raise damaged_error(label, directory, f"loading failed ({what})") from None
+    for var in getattr(model, "weights", None) or ():
+        value = np.asarray(var)
+        if value.dtype.kind in "fc" and not np.all(np.isfinite(value)):
+            name = getattr(var, "path", None) or var.name
+            raise damaged_error(label, directory, f"variable {name} holds non-finite values "
+                                "(NaN or inf)")
+    return model
 
 
 def detector_spec(name):
@@ -79,6 +143,10 @@ def detector_spec(name):
     """
     config = pretrained.available().get(name)
     if config is None:
+        broken = pretrained.damaged().get(name)
+        if broken is not None:
+            raise SpecError(f"pretrained model {name!r}", "an intact model folder (restore it, "
+                            "e.g. git checkout, or retrain)", broken)
         return None
     return model_spec(name, config, lambda: pretrained.model_dir(name),
                       f"pretrained model {name!r}")
@@ -113,6 +181,10 @@ def model_spec(name, config, directory, label, source="pretrained"):
                                  STEP_MODES else ""))
 
     def check(ctx, params):
+        warn_not_detecting(name)
+        problem = pretrained.weights_problem(directory())
+        if problem:  # found when the scenario is validated, before anything runs
+            raise damaged_error(label, directory(), problem)
         link = {k: getattr(ctx, k) for k in keys}
         model = {k: system.get(k) for k in keys}
         if link != model:
@@ -135,11 +207,12 @@ def model_spec(name, config, directory, label, source="pretrained"):
 
     def factory(ctx, demapping_method, quant="trained", bits=8):
         if quant == "trained":
-            return LOADERS[config["model"]](name, config, directory(),
-                                            demapping_method=demapping_method,
-                                            precision=ctx.precision)
-        return build_post_training(directory(), config, ctx, quant, bits,
-                                   demapping_method=demapping_method, label=label)
+            return guarded_load(label, directory(), lambda: LOADERS[config["model"]](
+                name, config, directory(), demapping_method=demapping_method,
+                precision=ctx.precision))
+        return guarded_load(label, directory(), lambda: build_post_training(
+            directory(), config, ctx, quant, bits, demapping_method=demapping_method,
+            label=label))
 
     summary = (f"pretrained {config.get('model')} ({config.get('epochs')} epochs, "
                f"{system.get('num_tx')}x{system.get('num_rx')})")
@@ -187,7 +260,10 @@ def resolve_model_path(path):
 def path_model_spec(path):
     """The detector spec of the model folder ``path`` (see :func:`resolve_model_path`)."""
     folder = resolve_model_path(path)
-    config = json.loads((folder / pretrained.CONFIG_FILE).read_text())
+    try:
+        config = pretrained.read_config(folder)
+    except pretrained.DamagedModel as err:
+        raise damaged_error(f"model at {path}", folder, str(err)) from None
     label = f"model {config.get('name') or folder.name!r} at {path}"
     return model_spec(f"path = {path!r}", config, lambda: folder, label, source="path")
 

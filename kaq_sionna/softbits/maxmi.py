@@ -90,7 +90,7 @@ from kaq_sionna.softbits.mutual_information import (
     llr_mutual_information,
     quantized_mutual_information,
 )
-from kaq_sionna.softbits.scalar import ScalarCompressor
+from kaq_sionna.softbits.scalar import ScalarCompressor, nan_to_erasure
 
 __all__ = [
     "MAXMI_METHODS",
@@ -493,6 +493,7 @@ class MaxMIQuantizer(ScalarCompressor):
         llr = tf.convert_to_tensor(llr)
         if not llr.dtype.is_floating:
             llr = tf.cast(llr, self._dtype)
+        llr = nan_to_erasure(llr)  # NaN: the cell holding 0 (searchsorted puts NaN last)
         shape = tf.shape(llr)
         thr = tf.constant(self._thresholds, llr.dtype)
         if not self._per_position:

@@ -202,7 +202,7 @@ class NoCompression(ScalarCompressor):
         return tf.float32
 
     def compress(self, llr):
-        return tf.cast(llr, tf.float32)
+        return tf.cast(nan_to_erasure(llr), tf.float32)
 
     def decompress(self, codes):
         return tf.cast(codes, self._dtype)
@@ -245,6 +245,7 @@ class Float16Compressor(ScalarCompressor):
 
     def compress(self, llr):
         llr = tf.convert_to_tensor(llr)
+        llr = nan_to_erasure(llr)
         return tf.cast(tf.clip_by_value(llr, -_FLOAT16_MAX, _FLOAT16_MAX), tf.float16)
 
     def decompress(self, codes):
@@ -358,6 +359,7 @@ class UniformLLRQuantizer(ScalarCompressor):
         llr = tf.convert_to_tensor(llr)
         if not llr.dtype.is_floating:
             llr = tf.cast(llr, self._dtype)
+        llr = nan_to_erasure(llr)  # NaN: the cell next to 0, not an arbitrary cast of NaN
         idx = tf.floor((tf.clip_by_value(llr, -c, c) + c) / self.step)
         idx = tf.clip_by_value(idx, 0.0, float(self.num_levels - 1))
         return tf.cast(idx, self.code_dtype)
@@ -416,7 +418,7 @@ class UniformLLRQuantizer(ScalarCompressor):
         from scipy.optimize import minimize_scalar
 
         x = np.asarray(llrs, np.float64).ravel()
-        x = x[np.isfinite(x)]
+        x = robust_sample(x[np.isfinite(x)])
         if x.size == 0 or not np.any(x != 0):
             raise ValueError("fit needs at least one finite, non-zero LLR")
         if x.size > max_samples:
@@ -434,6 +436,31 @@ class UniformLLRQuantizer(ScalarCompressor):
 
     def __repr__(self):
         return f"UniformLLRQuantizer(num_bits={self._num_bits}, clip={self._clip})"
+
+
+#: LLRs whose magnitude exceeds this multiple of the 99th percentile of |LLR| are outliers
+#: (e.g. one overflowed value) and are left out of :meth:`UniformLLRQuantizer.fit`.
+OUTLIER_FACTOR = 100.0
+
+
+def robust_sample(x):
+    """The finite LLRs ``x`` (numpy, 1-D) without outliers: magnitudes above
+    :data:`OUTLIER_FACTOR` times the 99th percentile of ``|x|`` (when that percentile is
+    positive). One stray value of 1e30 would otherwise set the clip of a fit to 1e30 and put
+    every ordinary LLR into the middle cells."""
+    if x.size == 0:
+        return x
+    q = float(np.quantile(np.abs(x), 0.99))
+    return x[np.abs(x) <= OUTLIER_FACTOR * q] if q > 0 else x
+
+
+def nan_to_erasure(llr):
+    """``llr`` with NaN replaced by 0 (an erasure: no information), so that a compressor never
+    turns a NaN into a confident stored LLR. Infinities are kept (compressors clip them)."""
+    llr = tf.convert_to_tensor(llr)
+    if not llr.dtype.is_floating:
+        return llr
+    return tf.where(tf.math.is_nan(llr), tf.zeros_like(llr), llr)
 
 
 #: Default clipping level of the registry's uniform quantizers, in LLR units:

@@ -35,7 +35,8 @@ AUGMENTATIONS = ("none", "permutations")
 FINGERPRINT_DEFAULTS = {"model": {"estimation_inputs": "raw"}, "training": {"augment": "none"}}
 
 SCENARIO_KEYS = (
-    Param("name", str, REQUIRED, "scenario name; default output directory results/train/<name>"),
+    Param("name", str, REQUIRED, "scenario name; default output directory results/train/<name>",
+          plain_name=True),
     Param("seed", int, 0, "seed of every random draw (data, split, initialisation, shuffling)",
           min=0),
     Param("description", str, "", "free text copied into the model's config.json"),

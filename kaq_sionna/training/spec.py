@@ -55,7 +55,8 @@ def spec_fingerprint(spec, quick, later_defaults):
 
 
 SCENARIO_KEYS = (
-    Param("name", str, REQUIRED, "scenario name; default output directory results/train/<name>"),
+    Param("name", str, REQUIRED, "scenario name; default output directory results/train/<name>",
+          plain_name=True),
     Param("seed", int, 0, "seed of every random draw (data, validation, calibration)", min=0),
     Param("description", str, "", "free text copied into the model's config.json"),
 )

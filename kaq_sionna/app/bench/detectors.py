@@ -33,6 +33,7 @@ are skipped with the reason in the output (exhaustive ML at large batches).
 """
 
 import os
+import sys
 import tempfile
 import time
 from dataclasses import asdict
@@ -88,7 +89,7 @@ def bench_detectors(system="4x4-16qam", batch_sizes=DEFAULT_BATCH_SIZES, threads
         ``vs_lmmse``, ``vs_fp32_ref``, or ``skipped`` with the reason).
     """
     parse_system(system)
-    rows = select_rows(system, models)
+    rows, missing = _shipped_only(select_rows(system, models), system, stream)
     thread_values = _thread_values(threads)
     config = {"system": system, "batch_sizes": [int(b) for b in batch_sizes],
               "threads": list(threads), "thread_values": thread_values, "repeats": int(repeats),
@@ -96,6 +97,8 @@ def bench_detectors(system="4x4-16qam", batch_sizes=DEFAULT_BATCH_SIZES, threads
               "rows": [asdict(r) for r in rows], "tf_mode": "graph (tf.function, no XLA)",
               "memory_batch": MEMORY_BATCH, "warmup_calls": WARMUP_CALLS,
               "xnnpack": bool(xnnpack)}
+    if missing:
+        config["models_not_shipped"] = missing
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="kaq-bench-") as tmp:
         workers = [run_worker(config, t, tmp, stream) for t in thread_values]
@@ -106,6 +109,29 @@ def bench_detectors(system="4x4-16qam", batch_sizes=DEFAULT_BATCH_SIZES, threads
               "results": [r for w in workers for r in w["results"]]}
     add_ratios(result)
     return result
+
+
+def _shipped_only(rows, system, stream):
+    """``rows`` without those whose pretrained model is not shipped, and the names of the
+    missing models; says so once on ``stream`` (instead of one failure per row and cell)."""
+    from kaq_sionna import pretrained
+    from kaq_sionna.registry import DETECTORS
+
+    shipped = pretrained.available()
+    missing = sorted({r.source for r in rows
+                      if r.source not in DETECTORS and r.source not in shipped})
+    if missing:
+        kept = [r for r in rows if r.source not in missing]
+        sizes = sorted({f"{c['system']['num_tx']}x{c['system']['num_rx']}-"
+                        f"{2 ** c['system']['num_bits_per_symbol']}qam" for c in shipped.values()})
+        only_baselines = all(r.source in DETECTORS for r in kept)
+        text = (f"note: no shipped model of size {system} (sizes with shipped models: "
+                f"{', '.join(sizes)}); only the Sionna baselines are timed"
+                if only_baselines else
+                f"note: not shipped for {system}: {', '.join(missing)}; their rows are skipped")
+        print(text, file=stream or sys.stdout, flush=True)
+        rows = kept
+    return rows, missing
 
 
 def add_ratios(result):
