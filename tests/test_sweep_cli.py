@@ -206,9 +206,28 @@ def test_link_axis_curves_equal_runs_with_the_value_in_link(tmp_path):
             for key in ("bit_errors", "num_bits", "block_errors", "num_blocks"):
                 assert twin[key] == curve[key], (value, curve["label"], key)
     header, first = (tmp_path / "axis" / "results.csv").read_text().splitlines()[:2]
-    assert header.startswith("detector,label,csi_error_var,snr_db")
-    assert first.startswith('lmmse,"lmmse, csi_error_var=0",0.0,0.0')
+    assert header.startswith("detector,label,snr_type,csi_error_var,snr_db")
+    assert first.startswith('lmmse,"lmmse, csi_error_var=0",ebno,0.0,0.0')
     table = summary_table(doc).splitlines()
     assert table[0].split() == ["BLER", "lmmse", "zf"]
     assert table[2].split()[:2] == ["0.00", "csi_error_var=0.1"]
     assert (tmp_path / "axis" / "plot.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_progress_table_and_csv_name_the_snr_and_the_harq_counts():
+    import io
+
+    from kaq_sionna.app.results import to_csv
+    from kaq_sionna.app.sweep import _Progress
+
+    assert _Progress(io.StringIO(), "esno").HEADER.lstrip().startswith("Es/N0 [dB]")
+    plain = _Progress(io.StringIO(), "ebno").HEADER
+    harq = _Progress(io.StringIO(), "ebno", harq=True).HEADER
+    assert plain.lstrip().startswith("Eb/N0 [dB]") and "block errors" in plain
+    assert "residual errs" in harq and "codewords" in harq and "block errors" not in harq
+    doc = {"snr_type": "esno", "curves": [
+        {"detector": "lmmse", "label": "lmmse", "snr_db": [1.0], "ber": [0.1], "bler": [0.5],
+         "bit_errors": [1], "num_bits": [10], "block_errors": [1], "num_blocks": [2],
+         "seconds": [0.1], "status": ["ok"]}]}
+    header, row = to_csv(doc).splitlines()[:2]
+    assert header.startswith("detector,label,snr_type,snr_db") and row.startswith("lmmse,lmmse,esno")

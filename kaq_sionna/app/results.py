@@ -215,12 +215,14 @@ def to_csv(doc):
     fields = CURVE_FIELDS + (HARQ_FIELDS if harq else ())
     if all("bler_ci_low" in c for c in doc["curves"]):
         fields += CI_FIELDS
-    writer.writerow(["detector", "label", *(["storage"] if harq else []),
+    # snr_type says what snr_db is: "ebno" (Eb/N0) or "esno" (Es/N0), docs/conventions.md
+    snr_type = doc.get("snr_type", "ebno")
+    writer.writerow(["detector", "label", "snr_type", *(["storage"] if harq else []),
                      *([axis] if axis else []), *fields])
     for curve in doc["curves"]:
         for i in range(len(curve["snr_db"])):
             cells = [_csv_cell(curve[f][i]) for f in fields]
-            writer.writerow([curve["detector"], curve["label"],
+            writer.writerow([curve["detector"], curve["label"], snr_type,
                              *([curve["storage"]] if harq else []),
                              *([_csv_cell(curve["link_axis"]["value"])] if axis else []),
                              *cells])

@@ -135,14 +135,23 @@ def _damage(err):
 
 
 class _Progress:
-    """sim_ber-style progress table, one row per SNR point, live while it runs."""
+    """sim_ber-style progress table, one row per SNR point, live while it runs.
 
-    HEADER = ("{:>9} |{:>11} |{:>11} |{:>21} |{:>12} |{:>12} |{:>13} |{:>12} |{:>12} |  {}"
-              .format("SNR [dB]", "BER", "BLER", "BLER 95% CI", "bit errors", "num bits",
-                      "block errors", "num blocks", "runtime [s]", "status"))
+    The first column names the SNR the scenario sweeps (Eb/N0 or Es/N0, docs/conventions.md).
+    For a ``[harq]`` scenario the block columns count codewords (HARQ processes) and the
+    residual block errors after the last round each codeword needed; the status adds the BLER
+    after each round and the stored bits per codeword (mean and peak, see scenarios/README.md).
+    """
 
-    def __init__(self, stream):
+    SNR_COLUMN = {"ebno": "Eb/N0 [dB]", "esno": "Es/N0 [dB]"}
+    FORMAT = "{:>10} |{:>11} |{:>11} |{:>21} |{:>12} |{:>12} |{:>14} |{:>12} |{:>12} |  {}"
+
+    def __init__(self, stream, snr_type="ebno", harq=False):
         self.stream = stream
+        blocks = ("residual errs", "codewords") if harq else ("block errors", "num blocks")
+        self.HEADER = self.FORMAT.format(self.SNR_COLUMN.get(snr_type, "SNR [dB]"), "BER",
+                                         "BLER", "BLER 95% CI", "bit errors", "num bits",
+                                         *blocks, "runtime [s]", "status")
         # Live (carriage-return) updates only on a terminal; logs get final rows.
         self.live = getattr(stream, "isatty", lambda: False)()
 
@@ -158,8 +167,8 @@ class _Progress:
         bler = ble / nbl if nbl else 0.0
         lo, hi = binomial_ci(ble, nbl) if final else (float("nan"), float("nan"))
         ci = f"[{lo:.3g}, {hi:.3g}]"
-        text = (f"{snr:>9.2f} |{ber:>11.4e} |{bler:>11.4e} |{ci:>21} |{be:>12d} |{nb:>12d} |"
-                f"{ble:>13d} |{nbl:>12d} |{seconds:>12.1f} |  {status}")
+        text = (f"{snr:>10.2f} |{ber:>11.4e} |{bler:>11.4e} |{ci:>21} |{be:>12d} |{nb:>12d} |"
+                f"{ble:>14d} |{nbl:>12d} |{seconds:>12.1f} |  {status}")
         print(text, end="\n" if final else "\r", file=self.stream, flush=True)
 
 
@@ -187,6 +196,8 @@ def _simulate_harq_point(link, snr_db, settings, harq, progress):
     status = ("target block errors" if target_errors >= settings["num_target_block_errors"]
               else "max iterations")
     status += " | BLER per round " + " ".join(f"{b:.3g}" for b in stats["bler_per_round"])
+    status += (f" | stored bits/codeword mean {stats['stored_bits_mean']:.0f}"
+               f" max {stats['stored_bits_max']:.0f}")
     counts = {"bit_errors": stats["bit_errors"], "num_bits": stats["num_bits"],
               "block_errors": stats["block_errors_per_round"][-1],
               "num_blocks": stats["num_codewords"]}
@@ -287,7 +298,7 @@ def run_sweep(scenario, out_dir, quick=False, restart=False, command="", stream=
     settings = scenario.sweep_settings(quick)
     grid = [float(s) for s in settings["snr_db"]]
     doc = open_results(scenario, out_dir, quick, restart, command)
-    progress = _Progress(stream)
+    progress = _Progress(stream, settings.get("snr_type", "ebno"), harq=scenario.harq is not None)
     simulated = 0
     with _sigterm_as_interrupt():
         runs = scenario.runs
