@@ -586,3 +586,20 @@ def test_model_that_does_not_detect_is_marked_and_warns(tmp_path, capsys):
     load_scenario(scenario)
     err = capsys.readouterr().err
     assert err.count(f"warning: {name} used as a detector") == 1
+
+
+def test_quantization_only_and_listed_models_are_marked_from_their_configs():
+    from kaq_sionna import pretrained
+
+    shipped = pretrained.available()
+    marked = {n for n, c in shipped.items() if pretrained.not_detecting(n, c)}
+    assert set(pretrained.NOT_DETECTING) <= marked
+    quant_only = {n for n, c in shipped.items() if c.get("model") == "eqnet"
+                  and c.get("training_mode") == "two-stage" and not c.get("epochs_stage2")}
+    assert quant_only and quant_only <= marked  # e.g. the Fig. 5 latent-size models
+    detecting = {"eqnet-l-2x2-64qam-lmmse-inputs", "pgdnet-kaq8-4x4-16qam"}
+    assert not detecting & marked
+    # the evidence: every marked EQ-Net's validation BER stays above 0.25 at every Es/N0
+    for name in marked:
+        rows = shipped[name].get("final_metrics", {}).get("ber_esno_db", {}).values()
+        assert all(r["ber"] > 0.25 for r in rows), name

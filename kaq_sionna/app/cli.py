@@ -216,8 +216,8 @@ def registry_listing():
         "detectors": [DETECTORS[n].as_dict() for n in sorted(DETECTORS)],
         "links": [LINKS[n].as_dict() for n in sorted(LINKS)],
         "pretrained": [{"name": n, "config": c,
-                        **({"not_detecting": pretrained.NOT_DETECTING[n]}
-                           if n in pretrained.NOT_DETECTING else {})}
+                        **({"not_detecting": pretrained.not_detecting(n, c)}
+                           if pretrained.not_detecting(n, c) else {})}
                        for n, c in pretrained.available().items()],
     }
     damaged = pretrained.damaged()
@@ -281,7 +281,7 @@ def _cmd_list(args):
         print(f"{'model':<44} {'type':<8} {'system':<11} {'epochs':>6}  val BER (LMMSE) at Es/N0")
         for m in listing["pretrained"]:
             if m.get("not_detecting"):
-                bers_note = "  [does not detect: a quantizer only (kaq-sionna list --json)]"
+                bers_note = "  [does not detect: a quantizer only (kaq-sionna list MODEL)]"
             else:
                 bers_note = ""
             c = m["config"]

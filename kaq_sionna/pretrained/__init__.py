@@ -49,7 +49,24 @@ NOT_DETECTING = {
         "0.29-0.32 at every Es/N0 (config.json final_metrics; the LMMSE source 0.16-0.23) and "
         "every OFDM run gave BLER 1.0; use eqnet-l-4x4-16qam-lmmse-inputs as a detector, this "
         "model as a quantizer only"),
+    "eqnet-p-4x4-16qam": (
+        "estimation with the paper's inputs (y, H, sigma) does not detect: its validation BER is "
+        "0.39-0.41 at every Es/N0 (config.json final_metrics); use "
+        "eqnet-p-4x4-16qam-lmmse-inputs as a detector, this model as a quantizer only"),
 }
+
+
+def not_detecting(name, config):
+    """Why the model ``name`` must not be used as a detector, or `None`: listed in
+    :data:`NOT_DETECTING`, or an EQ-Net whose estimation stage was never trained (a
+    quantization-only model, its ``config.json`` says so)."""
+    if name in NOT_DETECTING:
+        return NOT_DETECTING[name]
+    if (config.get("model") == "eqnet" and config.get("training_mode") == "two-stage"
+            and not config.get("epochs_stage2")):
+        return ("a quantization-only EQ-Net (stage 2, the estimation encoder, was skipped): "
+                "use it as a quantizer (quantized-llr, [harq] storage), not as a detector")
+    return None
 
 
 class DamagedModel(ValueError):

@@ -70,10 +70,10 @@ _WARNED = set()
 def warn_not_detecting(name, stream=None):
     """Warns once per process (on stderr) when the shipped model ``name`` is used as a detector
     although its own validation shows that it does not detect
-    (:data:`kaq_sionna.pretrained.NOT_DETECTING`). Returns the warning text or `None`."""
+    (:func:`kaq_sionna.pretrained.not_detecting`). Returns the warning text or `None`."""
     import sys
 
-    reason = pretrained.NOT_DETECTING.get(name)
+    reason = pretrained.not_detecting(name, pretrained.available().get(name, {}))
     if reason is None:
         return None
     text = f"warning: {name} used as a detector: {reason}"
