@@ -4,7 +4,7 @@ error, e.g. a notebook importing a name that no longer exists.
 The notebooks run on copies (in a temporary folder), with a kernel of this interpreter
 (``tutorials/run_notebooks.py`` writes a kernel spec pointing at ``sys.executable``); the
 committed notebooks and their full-run outputs are never rewritten. All of them together take
-about 8 minutes on 2 CPU cores (tutorials/README.md).
+about 2.5 minutes on 2 CPU cores (tutorials/README.md).
 """
 
 import importlib.util
