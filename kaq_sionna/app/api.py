@@ -154,7 +154,9 @@ def plot_results(results, metrics=("ber", "bler"), detectors=None, errorbars=Tru
             for s, e, n in zip(curve["snr_db"], curve[err_key], curve[n_key], strict=True):
                 if e > 0:
                     a, b = wilson_interval(e, n)
-                    xs.append(s), ys.append(e / n), lo.append(e / n - a), hi.append(b - e / n)
+                    # max(0, .): rounding puts the Wilson bound a hair inside e / n at e = n
+                    xs.append(s), ys.append(e / n)
+                    lo.append(max(0.0, e / n - a)), hi.append(max(0.0, b - e / n))
                 elif n > 0:
                     bx.append(s), by.append(min(1.0, ZERO_ERROR_BOUND / n))
             if xs:

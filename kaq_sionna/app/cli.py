@@ -32,6 +32,7 @@ def _cmd_run(args):
     command = command_line(args)
     print(f"scenario {scenario.name} ({args.scenario}) -> {out}/"
           + (" [quick]" if args.quick else ""), flush=True)
+    reused = 0 if args.restart else _finished_points(out / "results.json")
     try:
         doc = run_sweep(scenario, out, quick=args.quick, restart=args.restart,
                         command=command)
@@ -46,6 +47,11 @@ def _cmd_run(args):
               "run the same command again to resume.", file=sys.stderr)
         return EXIT_INTERRUPTED
     print("\n" + summary_table(doc))
+    if reused:
+        total = sum(len(c["snr_db"]) for c in doc["curves"])
+        print(f"\nreused {reused} of {total} SNR points already in {out}/results.json "
+              f"(simulated {total - reused} now); to recompute them all: "
+              f"{command} --restart (or --out NEW_FOLDER)")
     print(f"\nwrote {out}/results.json, {out}/results.csv, {out}/plot.png")
     return 0
 
@@ -71,6 +77,14 @@ def _cmd_reproduce(args):
         atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
         print(f"wrote {args.json}")
     return EXIT_NOT_REPRODUCED if report["verdict"] == DIFFERENT else 0
+
+
+def _finished_points(path):
+    """Number of SNR points already in a results file (0 if there is none or it is unreadable)."""
+    try:
+        return sum(len(c["snr_db"]) for c in json.loads(Path(path).read_text())["curves"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
 
 
 def _cmd_harq_memory(args):

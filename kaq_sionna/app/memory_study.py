@@ -20,6 +20,7 @@ This module is application layer (it runs sweeps, hence links) like
 """
 
 import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -250,7 +251,8 @@ def plot_memory_vs_penalty(doc):
     """Memory saved against float32 (x) vs SNR penalty (y), one marker per scheme. PNG bytes."""
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "matplotlib.pyplot" not in sys.modules:  # keep a notebook's inline backend
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))

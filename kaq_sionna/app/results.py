@@ -61,6 +61,7 @@ import json
 import math
 import os
 import platform
+import sys
 from pathlib import Path
 
 from kaq_sionna.core.atomic_io import atomic_write_bytes, atomic_write_text  # noqa: F401  (re-exported)
@@ -250,7 +251,8 @@ def plot_png(doc, error_bars=None):
         error_bars = bool(doc["scenario"].get("sweep", {}).get("error_bars", False))
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "matplotlib.pyplot" not in sys.modules:  # keep a notebook's inline backend
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     link = doc["scenario"]["link"]

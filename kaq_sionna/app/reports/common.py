@@ -7,6 +7,7 @@ naming the file, what was expected there and how to produce it.
 """
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,7 +163,8 @@ def pyplot():
     """``matplotlib.pyplot`` on the non-interactive Agg backend."""
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "matplotlib.pyplot" not in sys.modules:  # keep a notebook's inline backend
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
