@@ -603,3 +603,25 @@ def test_quantization_only_and_listed_models_are_marked_from_their_configs():
     for name in marked:
         rows = shipped[name].get("final_metrics", {}).get("ber_esno_db", {}).values()
         assert all(r["ber"] > 0.25 for r in rows), name
+
+
+def test_eqnet_isolates_a_nan_llr_as_an_erasure():
+    import numpy as np
+
+    from kaq_sionna.registry import load_pretrained
+    from kaq_sionna.softbits.eqnet import UnquantizedLatent
+
+    model = load_pretrained("eqnet-l-2x2-64qam")
+    rng = np.random.default_rng(7)
+    llr = (4.0 * rng.standard_normal((8, 2, 6))).astype(np.float32)
+    with_nan = llr.copy()
+    with_nan[0, 1, 3] = np.nan
+    erased = llr.copy()
+    erased[0, 1, 3] = 0.0
+    for q in (model, UnquantizedLatent(model)):
+        out = np.asarray(q.decompress(q.compress(with_nan)))
+        assert np.all(np.isfinite(out))
+        np.testing.assert_array_equal(out, np.asarray(q.decompress(q.compress(erased))))
+        # the other channel uses are untouched by the NaN
+        np.testing.assert_array_equal(out[1:], np.asarray(q.decompress(q.compress(llr)))[1:])
+    assert np.all(np.isfinite(np.asarray(model.reconstruct(with_nan))))

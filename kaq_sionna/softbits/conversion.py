@@ -11,7 +11,7 @@ M. Arvinte, J. I. Tamir, "EQ-Net: Joint Deep Learning-Based Log-Likelihood Ratio
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["llr_to_softbit", "softbit_to_llr"]
+__all__ = ["llr_to_softbit", "nan_to_erasure", "softbit_to_llr"]
 
 
 def llr_to_softbit(llr):
@@ -61,3 +61,12 @@ def softbit_to_llr(softbit, llr_max=20.0):
     s = tf.clip_by_value(softbit, -1.0 + eps, 1.0 - eps)
     llr = 2.0 * tf.math.atanh(s)
     return tf.clip_by_value(llr, -llr_max, llr_max)
+
+
+def nan_to_erasure(llr):
+    """``llr`` with NaN replaced by 0 (an erasure: no information), so that a compressor never
+    turns a NaN into a confident stored LLR. Infinities are kept (compressors clip them)."""
+    llr = tf.convert_to_tensor(llr)
+    if not llr.dtype.is_floating:
+        return llr
+    return tf.where(tf.math.is_nan(llr), tf.zeros_like(llr), llr)

@@ -27,7 +27,11 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
-from kaq_sionna.softbits.conversion import llr_to_softbit, softbit_to_llr
+from kaq_sionna.softbits.conversion import (  # noqa: F401  (nan_to_erasure re-exported)
+    llr_to_softbit,
+    nan_to_erasure,
+    softbit_to_llr,
+)
 from kaq_sionna.softbits.packing import pack_bitstream, unpack_bitstream
 from kaq_sionna.softbits.precision import resolve_precision
 
@@ -453,14 +457,6 @@ def robust_sample(x):
     q = float(np.quantile(np.abs(x), 0.99))
     return x[np.abs(x) <= OUTLIER_FACTOR * q] if q > 0 else x
 
-
-def nan_to_erasure(llr):
-    """``llr`` with NaN replaced by 0 (an erasure: no information), so that a compressor never
-    turns a NaN into a confident stored LLR. Infinities are kept (compressors clip them)."""
-    llr = tf.convert_to_tensor(llr)
-    if not llr.dtype.is_floating:
-        return llr
-    return tf.where(tf.math.is_nan(llr), tf.zeros_like(llr), llr)
 
 
 #: Default clipping level of the registry's uniform quantizers, in LLR units:

@@ -72,7 +72,7 @@ import numpy as np
 import tensorflow as tf
 
 from kaq_sionna.softbits.codebook import FeatureCodebook
-from kaq_sionna.softbits.conversion import llr_to_softbit, softbit_to_llr
+from kaq_sionna.softbits.conversion import llr_to_softbit, nan_to_erasure, softbit_to_llr
 from kaq_sionna.softbits.eqnet.codes import _check_num_bits, pack_codes, unpack_codes
 from kaq_sionna.softbits.eqnet.layers import BranchedDense, ResidualBlock, _dense
 from kaq_sionna.softbits.packing import pack_bitstream, unpack_bitstream
@@ -460,8 +460,9 @@ class EQNet(keras.layers.Layer):
     def reconstruct(self, llr):
         r"""Quantization path without numerical quantization: :math:`g_Q(f_Q(\Lambda))` as
         LLRs (:attr:`rdtype`)."""
-        return tf.cast(softbit_to_llr(self.decode(self.encode(llr_to_softbit(
-            tf.cast(llr, tf.float32)))), self.llr_max), self._rdtype)
+        llr = nan_to_erasure(tf.cast(llr, tf.float32))  # a NaN soft bit is an erasure (0)
+        return tf.cast(softbit_to_llr(self.decode(self.encode(llr_to_softbit(llr))),
+                                      self.llr_max), self._rdtype)
 
     # ------------------------------------------------------------------ quantization mode
     def set_codebook(self, codebook):
@@ -532,7 +533,10 @@ class EQNet(keras.layers.Layer):
         if not llr.dtype.is_floating:
             llr = tf.cast(llr, tf.float32)
         self._check_matrix(llr, "llr")
-        return cb.encode(self.encode(llr_to_softbit(tf.cast(llr, tf.float32))))
+        # A NaN LLR is an erasure (soft bit 0): without this one NaN entry would make the
+        # whole latent vector, and so every LLR of the channel use, NaN or arbitrary.
+        llr = nan_to_erasure(tf.cast(llr, tf.float32))
+        return cb.encode(self.encode(llr_to_softbit(llr)))
 
     def decompress(self, codes):
         r"""Quantization mode, decoder side: codes to LLRs, :math:`g_Q(Q(\mathbf z))`.

@@ -7,7 +7,7 @@ M. Arvinte, J. I. Tamir, "EQ-Net: Joint Deep Learning-Based Log-Likelihood Ratio
 
 import tensorflow as tf
 
-from kaq_sionna.softbits.conversion import llr_to_softbit, softbit_to_llr
+from kaq_sionna.softbits.conversion import llr_to_softbit, nan_to_erasure, softbit_to_llr
 from kaq_sionna.softbits.packing import pack_bitstream, unpack_bitstream
 
 __all__ = ["UnquantizedLatent"]
@@ -72,7 +72,7 @@ class UnquantizedLatent:
         return (n + per - 1) // per * self.bits_per_channel_use
 
     def compress(self, llr):
-        return self.eqnet.encode(llr_to_softbit(llr))
+        return self.eqnet.encode(llr_to_softbit(nan_to_erasure(llr)))  # NaN: an erasure
 
     def decompress(self, z):
         return tf.cast(softbit_to_llr(self.eqnet.decode(z), self.eqnet.llr_max),
