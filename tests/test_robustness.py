@@ -475,6 +475,28 @@ def test_out_of_memory_names_the_key_to_lower(tmp_path, capsys, monkeypatch):
         assert key in err and "out of memory" in err and len(err.strip().splitlines()) == 1
 
 
+def test_out_of_memory_in_harq_memory_and_train_is_one_line(tmp_path, capsys, monkeypatch, root):
+    import tensorflow as tf
+
+    import kaq_sionna.app.memory_study as study
+    import kaq_sionna.training.trainer as trainer
+
+    def oom(*args, **kwargs):
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating\n" * 30)
+
+    monkeypatch.setattr(study, "run_memory_study", oom)
+    assert main(["harq-memory", "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert "out of memory" in err and "[sweep] batch_size" in err
+    assert len(err.strip().splitlines()) == 1
+    monkeypatch.setattr(trainer, "train", oom)
+    spec = root / "scenarios" / "train" / "pgdnet-kaq8-4x4-16qam.toml"
+    assert main(["train", str(spec), "--out", str(tmp_path / "t")]) == 2
+    err = capsys.readouterr().err
+    assert "out of memory" in err and "batch_size" in err and str(spec) in err
+    assert len(err.strip().splitlines()) == 1
+
+
 # Ctrl-C while TensorFlow loads, made deterministic: the subprocess puts a stand-in for
 # kaq_sionna.core.quiet_tf in sys.modules whose import_quietly raises KeyboardInterrupt (as a
 # SIGINT during the import does), then imports the package as the command or as a library.

@@ -114,6 +114,13 @@ def _cmd_harq_memory(args):
         raise UserError(str(err)) from None
     except FileNotFoundError as err:
         raise UserError(str(err)) from None
+    except Exception as err:  # noqa: BLE001 - only out-of-memory is turned into a user error
+        if not is_out_of_memory(err):
+            raise
+        raise UserError("out of memory: a HARQ sweep's batch does not fit; lower [sweep] "
+                        "batch_size (and raise max_mc_iter) in the [harq] scenario files "
+                        "(--scenario); finished SNR points are kept in results/<scenario>/") \
+            from None
     except KeyboardInterrupt:
         print("\ninterrupted: finished SNR points are kept in results/<scenario>/; run the "
               "same command again to resume.", file=sys.stderr)
@@ -153,6 +160,13 @@ def _cmd_train(args):
                     command=command)
     except TrainConflict as err:
         raise UserError(str(err)) from None
+    except Exception as err:  # noqa: BLE001 - only out-of-memory is turned into a user error
+        if not is_out_of_memory(err):
+            raise
+        raise UserError(f"out of memory: a training batch does not fit; lower the batch size "
+                        f"in [training] of {args.scenario} (batch_size; EQ-Net: "
+                        f"stage1_batch_size / stage2_batch_size); finished epochs are kept in "
+                        f"{out}/{ckpt}") from None
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished epochs are kept in {out}/{ckpt}; "
               "run the same command again to resume.", file=sys.stderr)
