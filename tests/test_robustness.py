@@ -647,3 +647,29 @@ def test_eqnet_isolates_a_nan_llr_as_an_erasure():
         # the other channel uses are untouched by the NaN
         np.testing.assert_array_equal(out[1:], np.asarray(q.decompress(q.compress(llr)))[1:])
     assert np.all(np.isfinite(np.asarray(model.reconstruct(with_nan))))
+
+
+def test_detector_outside_its_training_snr_range_warns_once(tmp_path, capsys):
+    import json
+
+    from kaq_sionna.app.snr_range import training_esno_range
+
+    assert training_esno_range("pgdnet-kaq8-4x4-16qam", {}) == (0.0, 25.0)
+    assert training_esno_range("lmmse", {}) is None
+    text = TINY.replace("num_tx = 2\nnum_rx = 2\nnum_bits_per_symbol = 2",
+                        "num_tx = 4\nnum_rx = 4\nnum_bits_per_symbol = 4")
+    text += '\n[[detector]]\nname = "pgdnet-kaq8-4x4-16qam"\n'
+    # Eb/N0 8 dB is Es/N0 11 dB (rate 1/2, 16-QAM): inside; Eb/N0 30 dB is 33 dB: outside
+    for snr, warned in (("[8.0]", False), ("[8.0, 30.0]", True)):
+        path = tmp_path / "w.toml"
+        path.write_text(text.format(snr=snr, link_extra=""))
+        out = tmp_path / f"out{len(snr)}"
+        assert main(["run", str(path), "--out", str(out)]) == 0
+        printed = capsys.readouterr().out
+        doc = json.loads((out / "results.json").read_text())
+        if warned:
+            assert printed.count("warning: pgdnet-kaq8-4x4-16qam") == 1
+            assert len(doc["warnings"]) == 1 and "1 of 2 SNR points" in doc["warnings"][0]
+            assert "0 to 25 dB" in doc["warnings"][0]
+        else:
+            assert "warning:" not in printed and not doc.get("warnings")

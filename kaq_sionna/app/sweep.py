@@ -25,6 +25,7 @@ from sionna.phy.utils import sim_ber
 from kaq_sionna.app.outdir import guarded_output
 from kaq_sionna.app.results import load_results, new_results, validate_results, write_all
 from kaq_sionna.app.scenario import RunEntry, axis_text
+from kaq_sionna.app.snr_range import out_of_range_warning
 from kaq_sionna.app.stats import binomial_ci
 from kaq_sionna.core.params import diff_keys
 from kaq_sionna.core.quiet_tf import stderr_silenced
@@ -311,6 +312,11 @@ def run_sweep(scenario, out_dir, quick=False, restart=False, command="", stream=
                              curve["block_errors"][done_idx], curve["num_blocks"][done_idx],
                              curve["seconds"][done_idx], "resumed from results.json", True)
             link = build_scenario_link(scenario, entry)
+            warning = out_of_range_warning(entry.label, entry.detector.name,
+                                           entry.detector.params, link, grid)
+            if warning and warning not in doc.setdefault("warnings", []):
+                print(f"warning: {warning}", file=stream)
+                doc["warnings"].append(warning)
             mc_fun = compile_link(link, settings["mode"])
             for s_idx in range(len(curve["snr_db"]), len(grid)):
                 if max_points is not None and simulated >= max_points:
