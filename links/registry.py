@@ -268,6 +268,17 @@ def _storage_names():
     return {**dict.fromkeys(COMPRESSORS), **eqnet_compressor_names()}
 
 
+def _check_storage_model(name):
+    """A damaged EQ-Net storage model is an error when the scenario is validated, before any
+    curve runs (not when its link is built)."""
+    from kaq_sionna import pretrained
+
+    problem = pretrained.weights_problem(pretrained.model_dir(name))
+    if problem:
+        raise SpecError("[harq] storage", f"an intact EQ-Net model (folder "
+                        f"{pretrained.model_dir(name)})", f"{name!r}: {problem}")
+
+
 def validate_harq(params, link_type, link):
     """Checks a ``[harq]`` table for a link of type ``link_type`` with parameters ``link``.
 
@@ -317,6 +328,7 @@ def validate_harq(params, link_type, link):
                 raise SpecError("[harq] storage_point", f"'rounds' for EQ-Net storage "
                                 f"{name!r} (it compresses per-channel-use soft-bit matrices)",
                                 repr(params.get("storage_point", "buffer")))
+            _check_storage_model(name)
         if len(set(storage)) != len(storage):
             raise SpecError("[harq] storage", "distinct names", repr(storage))
         full["storage"] = list(storage)

@@ -673,3 +673,20 @@ def test_detector_outside_its_training_snr_range_warns_once(tmp_path, capsys):
             assert "0 to 25 dB" in doc["warnings"][0]
         else:
             assert "warning:" not in printed and not doc.get("warnings")
+
+
+def test_damaged_eqnet_storage_model_is_refused_when_the_scenario_is_validated(
+        tmp_path, monkeypatch, root):
+    from kaq_sionna import pretrained
+    from kaq_sionna.app.scenario import ScenarioError, load_scenario
+
+    broken = _copy_model(tmp_path, name="eqnet-l-4x4-16qam", as_name="eqnet-broken-4x4-16qam")
+    _npz_rewrite(broken, lambda a: a.update(w000=a["w000"] * float("nan")))
+    monkeypatch.setenv(pretrained.ENV_VAR, str(tmp_path / "models"))
+    text = (root / "scenarios" / "harq_4x4_16qam_rounds.toml").read_text().replace(
+        '"eqnet-l-4x4-16qam"]', '"eqnet-broken-4x4-16qam"]')
+    scenario = tmp_path / "harq.toml"
+    scenario.write_text(text)
+    with pytest.raises((ScenarioError, SpecError)) as err:
+        load_scenario(scenario)
+    assert "eqnet-broken-4x4-16qam" in str(err.value) and "non-finite" in str(err.value)
