@@ -7,6 +7,7 @@ unknown name, conflicting results), 3 ``reproduce`` found different counts, 130 
 """
 
 import argparse
+import contextlib
 import json
 import math
 import shlex
@@ -34,14 +35,11 @@ def _cmd_run(args):
           + (" [quick]" if args.quick else ""), flush=True)
     reused = 0 if args.restart else _finished_points(out / "results.json")
     try:
-        doc = run_sweep(scenario, out, quick=args.quick, restart=args.restart,
-                        command=command)
+        with out_of_memory_as_user_error(out_of_memory_message(scenario, args, out)):
+            doc = run_sweep(scenario, out, quick=args.quick, restart=args.restart,
+                            command=command)
     except ResumeConflict as err:
         raise UserError(str(err)) from None
-    except Exception as err:  # noqa: BLE001 - only out-of-memory is turned into a user error
-        if not is_out_of_memory(err):
-            raise
-        raise UserError(out_of_memory_message(scenario, args, out)) from None
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished SNR points are kept in {out}/results.json; "
               "run the same command again to resume.", file=sys.stderr)
@@ -106,21 +104,18 @@ def _cmd_harq_memory(args):
         "harq-memory" + ("-quick" if args.quick else ""))
     command = "kaq-sionna " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     try:
-        doc = run_memory_study(args.scenario or None, out, quick=args.quick,
-                               restart=args.restart, config=config,
-                               target_bler=args.target_bler, simulate=not args.no_simulate,
-                               command=command, results_dir=args.results_dir)
+        with out_of_memory_as_user_error(
+                "out of memory: a HARQ sweep's batch does not fit; lower [sweep] batch_size (and "
+                "raise max_mc_iter) in the [harq] scenario files (--scenario); finished SNR "
+                "points are kept in results/<scenario>/"):
+            doc = run_memory_study(args.scenario or None, out, quick=args.quick,
+                                   restart=args.restart, config=config,
+                                   target_bler=args.target_bler, simulate=not args.no_simulate,
+                                   command=command, results_dir=args.results_dir)
     except ResumeConflict as err:
         raise UserError(str(err)) from None
     except FileNotFoundError as err:
         raise UserError(str(err)) from None
-    except Exception as err:  # noqa: BLE001 - only out-of-memory is turned into a user error
-        if not is_out_of_memory(err):
-            raise
-        raise UserError("out of memory: a HARQ sweep's batch does not fit; lower [sweep] "
-                        "batch_size (and raise max_mc_iter) in the [harq] scenario files "
-                        "(--scenario); finished SNR points are kept in results/<scenario>/") \
-            from None
     except KeyboardInterrupt:
         print("\ninterrupted: finished SNR points are kept in results/<scenario>/; run the "
               "same command again to resume.", file=sys.stderr)
@@ -156,23 +151,32 @@ def _cmd_train(args):
           + (" [quick]" if args.quick else ""), flush=True)
     ship_dir = ship_target(spec.name, args.overwrite) if args.ship else None
     try:
-        doc = train(spec, out, quick=args.quick, restart=args.restart, ship_dir=ship_dir,
-                    command=command)
+        with out_of_memory_as_user_error(
+                f"out of memory: a training batch does not fit; lower the batch size in "
+                f"[training] of {args.scenario} (batch_size; EQ-Net: stage1_batch_size / "
+                f"stage2_batch_size); finished epochs are kept in {out}/{ckpt}"):
+            doc = train(spec, out, quick=args.quick, restart=args.restart, ship_dir=ship_dir,
+                        command=command)
     except TrainConflict as err:
         raise UserError(str(err)) from None
-    except Exception as err:  # noqa: BLE001 - only out-of-memory is turned into a user error
-        if not is_out_of_memory(err):
-            raise
-        raise UserError(f"out of memory: a training batch does not fit; lower the batch size "
-                        f"in [training] of {args.scenario} (batch_size; EQ-Net: "
-                        f"stage1_batch_size / stage2_batch_size); finished epochs are kept in "
-                        f"{out}/{ckpt}") from None
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished epochs are kept in {out}/{ckpt}; "
               "run the same command again to resume.", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(f"wrote {out}/model/ ({doc['name']}), {out}/train.json")
     return 0
+
+
+@contextlib.contextmanager
+def out_of_memory_as_user_error(message):
+    """Turns running out of memory inside the block into a :class:`UserError` with ``message``
+    (one line naming the key to lower); every other error passes unchanged."""
+    try:
+        yield
+    except Exception as err:  # noqa: BLE001 - only out-of-memory is turned into a user error
+        if not is_out_of_memory(err):
+            raise
+        raise UserError(message) from None
 
 
 def is_out_of_memory(err):

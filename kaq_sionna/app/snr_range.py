@@ -24,7 +24,10 @@ def _config_of(name, params):
             return json.loads((Path(params["path"]) / "config.json").read_text())
         except (OSError, ValueError):
             return None
-    return pretrained.available().get(name)
+    try:
+        return pretrained.config(name)  # this model's config only, not the whole catalogue
+    except (KeyError, OSError, ValueError):
+        return None
 
 
 def training_esno_range(name, params):
