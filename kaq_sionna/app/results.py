@@ -117,6 +117,18 @@ def _new_curve(run, harq):
     return curve
 
 
+def append_point(curve, snr, counts, seconds, status):
+    """Appends one finished SNR point (its counts, run time and stopping status) to a curve."""
+    nb, nbl = max(counts["num_bits"], 1), max(counts["num_blocks"], 1)
+    curve["snr_db"].append(snr)
+    curve["ber"].append(counts["bit_errors"] / nb)
+    curve["bler"].append(counts["block_errors"] / nbl)
+    for key in ("bit_errors", "num_bits", "block_errors", "num_blocks"):
+        curve[key].append(counts[key])
+    curve["seconds"].append(round(seconds, 3))
+    curve["status"].append(status)
+
+
 def axis_name(doc):
     """The ``[link]`` key of a results document's link axis, or `None`."""
     return next((c["link_axis"]["name"] for c in doc["curves"] if "link_axis" in c), None)
