@@ -13,7 +13,7 @@ import pytest
 
 from kaq_sionna.app.cli import main
 from kaq_sionna.app.engine import BLOCKS_FILE
-from kaq_sionna.app.executors import DaskExecutor, InProcessExecutor, UnitFailed
+from kaq_sionna.app.executors import DaskExecutor, UnitFailed
 from kaq_sionna.app.paired import paired_difference, samples_ratio
 from kaq_sionna.app.scenario import ScenarioError, parse_scenario
 from kaq_sionna.app.sweep import run_sweep
