@@ -16,6 +16,7 @@ import io
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from kaq_sionna.app.executors import UnitFailed
 from kaq_sionna.app.paired import compare_flags, paired_entry
@@ -32,8 +33,15 @@ from kaq_sionna.app.units import (
 )
 from kaq_sionna.app.worker import make_task
 from kaq_sionna.core.atomic_io import atomic_write_bytes
+from kaq_sionna.core.errors import PretrainedMismatch
+from kaq_sionna.core.params import SpecError
 
 BLOCKS_FILE = "blocks.npz"
+
+#: Errors of a unit that reach the caller as they are (not as :class:`UnitFailed`): a damaged
+#: model or an invalid parameter found while building a link is the user's to fix (exit 2), and
+#: running out of memory has its own advice (``kaq-sionna run``).
+PASSED_THROUGH = (SpecError, PretrainedMismatch, MemoryError, tf.errors.ResourceExhaustedError)
 
 
 class _Curve:
@@ -180,6 +188,8 @@ class SweepEngine:
         curve = self.curves[unit.curve]
         if error is not None:
             self._cancel(list(self.outstanding))
+            if isinstance(error, PASSED_THROUGH):  # a bad model or parameter: the user's error
+                raise error
             where = f"{curve.entry.label} at {unit.snr_db:g} dB"
             if unit.chunk != WHOLE_POINT:
                 where += f" (chunk {unit.chunk})"
@@ -362,6 +372,8 @@ class SweepEngine:
                 unit = self.outstanding.pop(handle, None)
                 if unit is None:
                     continue
+                if isinstance(error, PASSED_THROUGH):
+                    raise error
                 if error is not None:
                     raise UnitFailed(f"{curve.entry.label} at {snr_db:g} dB: "
                                      f"{type(error).__name__}: {error}") from error

@@ -63,7 +63,7 @@ def make_task(scenario, unit, settings, seed, threads=0):
             "mode")
     return {"scenario": scenario.raw, "where": scenario.path,
             "fingerprint": scenario.fingerprint,
-            "search_dirs": [str(d) for d in plugins.search_dirs()],
+            "search_dirs": [str(d.resolve()) for d in plugins.search_dirs()],
             "curve": unit.curve, "snr_db": float(unit.snr_db), "snr_index": unit.snr_index,
             "chunk": unit.chunk, "seed": int(seed), "threads": int(threads),
             "settings": {k: settings[k] for k in keys}}
