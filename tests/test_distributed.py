@@ -228,3 +228,22 @@ def test_cli_execution_options_are_checked_before_anything_runs(tmp_path, capsys
 def test_in_process_is_the_default_executor(serial_crn):
     doc, _ = serial_crn
     assert doc["execution"]["backend"] == "in-process"
+
+
+def test_harq_points_run_on_the_cluster_with_identical_results(cluster, tmp_path):
+    data = copy.deepcopy(CRN)
+    data["link"].update(num_bits_per_symbol=4, k=128, n=256)
+    data["sweep"].update(snr_db=[0.0, 3.0], max_mc_iter=2, num_target_block_errors=5,
+                         early_stop=False)
+    data["harq"] = {"max_transmissions": 3, "storage": ["float32", "uniform3"]}
+    data["detector"] = [{"name": "lmmse", "label": "A"}, {"name": "lmmse", "label": "B"}]
+    sc = parse_scenario(data)
+    serial = run_sweep(sc, tmp_path / "s", stream=_quiet(tmp_path))
+    dist = run_sweep(sc, tmp_path / "d", stream=_quiet(tmp_path), executor=cluster)
+    fields = COUNTS + ("block_errors_per_round", "stored_bits_max")
+    assert [{k: c[k] for k in fields} for c in dist["curves"]] == \
+        [{k: c[k] for k in fields} for c in serial["curves"]]
+    # common seeding: the same detector and storage under two labels gives the same counts
+    a_float, _, b_float, b_uniform = serial["curves"]
+    assert a_float["block_errors_per_round"] == b_float["block_errors_per_round"]
+    assert b_uniform["storage"] == "uniform3"
