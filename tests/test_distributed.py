@@ -144,9 +144,13 @@ def test_a_worker_that_raises_names_detector_and_point(cluster, tmp_path):
     plugins.add_search_dir(tmp_path)
     sc = parse_scenario(data, str(tmp_path / "sc.toml"))
     with pytest.raises(UnitFailed, match=r"(?s)Broken at 2 dB.*detector exploded"):
-        run_sweep(sc, tmp_path / "out", stream=_quiet(tmp_path), executor=cluster)
-    saved = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert not saved["complete"]
+        run_sweep(sc, tmp_path / "dask", stream=_quiet(tmp_path), executor=cluster)
+    # in one process the curves run in order: A's finished points are kept
+    with pytest.raises(UnitFailed, match=r"(?s)Broken at 2 dB.*detector exploded"):
+        run_sweep(sc, tmp_path / "serial", stream=_quiet(tmp_path))
+    saved = json.loads((tmp_path / "serial" / "results.json").read_text())
+    assert not saved["complete"] and saved["curves"][0]["done"]
+    assert saved["curves"][0]["snr_db"] and not saved["curves"][1]["snr_db"]
 
 
 def test_stop_when_resolved_stops_early_and_deterministically(cluster, tmp_path):

@@ -127,9 +127,21 @@ class DaskExecutor:
         slots = sum(w["nthreads"] for w in self.client.scheduler_info()["workers"].values())
         self.capacity = max(2, 2 * slots)
         self._done = as_completed()
+        self._submitted = 0
+        self._workers = []
 
     def submit(self, task):
-        future = self.client.submit(run_unit, {**task, "threads": self.threads}, pure=False)
+        # Loose affinity: the units of one curve go to one worker when it is free, so that few
+        # workers build (load, trace) the same link; any worker may still take them.
+        self._submitted += 1
+        if self._submitted % 64 == 1:
+            self._workers = sorted(self.client.scheduler_info()["workers"])
+        where = {}
+        if self._workers:
+            where = {"workers": [self._workers[task["curve"] % len(self._workers)]],
+                     "allow_other_workers": True}
+        future = self.client.submit(run_unit, {**task, "threads": self.threads}, pure=False,
+                                    **where)
         self._done.add(future)
         return future
 
