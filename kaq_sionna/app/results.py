@@ -210,14 +210,15 @@ def strict_json(doc, indent=2):
         return json.dumps(cleaned, indent=indent, allow_nan=False) + "\n"
 
 
-def write_all(out_dir, doc):
-    """Writes results.json (strict JSON, :func:`strict_json`), results.csv and plot.png into
-    ``out_dir`` (each atomically), after :func:`add_intervals`."""
+def write_all(out_dir, doc, plot=True):
+    """Writes results.json (strict JSON, :func:`strict_json`), results.csv and (if ``plot``)
+    plot.png into ``out_dir`` (each atomically), after :func:`add_intervals`."""
     out_dir = Path(out_dir)
     add_intervals(doc)
     atomic_write_text(out_dir / "results.json", strict_json(doc))
     atomic_write_text(out_dir / "results.csv", to_csv(doc))
-    atomic_write_bytes(out_dir / "plot.png", plot_png(doc))
+    if plot:
+        atomic_write_bytes(out_dir / "plot.png", plot_png(doc))
 
 
 def to_csv(doc):

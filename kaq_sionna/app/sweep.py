@@ -222,7 +222,13 @@ def run_sweep(scenario, out_dir, quick=False, restart=False, command="", stream=
         doc["execution"] = executor.describe()
         engine = SweepEngine(scenario, doc, settings, executor, out_dir, progress, threads)
         with _sigterm_as_interrupt():
-            if not engine.run_grid(max_points):
+            try:
+                finished = engine.run_grid(max_points)
+            except KeyboardInterrupt:
+                engine.write()  # the plot of the points kept
+                raise
+            if not finished:
+                engine.write()
                 return doc
             if scenario.sweep.get("refine"):  # [sweep] refine: points added after the grid
                 from kaq_sionna.app.refine import refine_sweep
