@@ -92,11 +92,38 @@ def test_serial_and_two_worker_processes_give_identical_results(cluster, serial_
     assert dist["execution"]["backend"] == "dask" and dist["execution"]["workers"] == 2
 
 
-def test_per_detector_seeding_is_executor_independent_too(cluster, tmp_path):
-    sc = _scenario(seeding="per-detector", snr_db=[4.0, 8.0])
-    serial = run_sweep(sc, tmp_path / "s", stream=_quiet(tmp_path))
-    dist = run_sweep(sc, tmp_path / "d", stream=_quiet(tmp_path), executor=cluster)
+def test_per_detector_seeding_through_the_cli_scheduler_option(cluster, tmp_path):
+    """``kaq-sionna run --scheduler ADDRESS`` on the running cluster equals the serial run."""
+    from kaq_sionna.core.params import tomllib
+
+    data = copy.deepcopy(CRN)
+    data["sweep"].update(seeding="per-detector", snr_db=[4.0, 8.0])
+    toml = tmp_path / "sc.toml"
+    toml.write_text(_to_toml(data))
+    assert tomllib.loads(toml.read_text()) == data
+    assert main(["run", str(toml), "--out", str(tmp_path / "s")]) == 0
+    assert main(["run", str(toml), "--out", str(tmp_path / "d"),
+                 "--scheduler", cluster.scheduler]) == 0
+    serial, dist = (json.loads((tmp_path / d / "results.json").read_text()) for d in "sd")
     assert _counts(dist) == _counts(serial)
+    assert dist["execution"]["scheduler"] == cluster.scheduler
+    assert "--scheduler" in dist["command"]
+
+
+def _to_toml(data):
+    """The TOML text of a scenario dict (tables of scalars and lists, arrays of tables)."""
+    def value(v):
+        return json.dumps(v) if not isinstance(v, bool) else str(v).lower()
+    lines = []
+    for section, table in data.items():
+        if isinstance(table, list):
+            for item in table:
+                lines.append(f"[[{section}]]")
+                lines += [f"{k} = {value(v)}" for k, v in item.items()]
+        else:
+            lines.append(f"[{section}]")
+            lines += [f"{k} = {value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
 
 
 def test_a_worker_killed_mid_run_changes_nothing(cluster, serial_crn, tmp_path):
