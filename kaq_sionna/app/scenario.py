@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kaq_sionna.app.exec_mode import EXECUTION_MODES
 from kaq_sionna.app.refine import validate_refine
 from kaq_sionna.channels import SNR_TYPES
 from kaq_sionna.core.params import (
@@ -34,7 +35,9 @@ from kaq_sionna.registry.pretrained import MODEL_BY_PATH, resolve_model_path
 #: out of the fingerprint, so that finished runs still match their scenario and resume (as
 #: :func:`kaq_sionna.training.spec.spec_fingerprint` does for training scenarios).
 LATER_DEFAULTS = {
-    "link": {"coded_mimo": {"layer_mapping": "per-stream", "csi_pilots": 0}},
+    "link": {"coded_mimo": {"layer_mapping": "per-stream", "csi_pilots": 0,
+                            "decoder": "boxplus-phi"},
+             "ofdm": {"decoder": "boxplus-phi"}, "pusch": {"decoder": "boxplus-phi"}},
     "sweep": {"link_axis": {}, "error_bars": False, "refine": {}},
     "detector": {"quantized-llr": {"eqnet_latent": "codebooks", "eqnet_blockwise": False}},
 }
@@ -68,7 +71,10 @@ SWEEP_KEYS = (
           min=0),
     Param("early_stop", bool, True, "skip the remaining points of a detector after a point "
           "without errors"),
-    Param("mode", str, "graph", "execution mode of the link", choices=("eager", "graph", "xla")),
+    # "graph" stays the default so that committed results keep their fingerprints; new
+    # scenarios should write mode = "auto" (kaq_sionna.app.exec_mode)
+    Param("mode", str, "graph", "execution mode of the link; auto: XLA or graph per detector "
+          "and link type, from a committed benchmark", choices=EXECUTION_MODES),
     Param("error_bars", bool, False, "draw each point's 95 % confidence interval in plot.png "
           "(intervals are always in results.json and the CSV)"),
 )
