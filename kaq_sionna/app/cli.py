@@ -647,7 +647,8 @@ def build_parser():
                        help="link SCENARIO: share of source/encoder, channel, detector and "
                        "decoder in the time of one batch (graph mode unless --modes)")
     bench.add_argument("--detectors", default=None,
-                       help="link SCENARIO: comma-separated [[detector]] labels (default: all)")
+                       help="link SCENARIO: comma-separated [[detector]] labels (default: all; "
+                       "every [sweep.link_axis] value of each)")
     bench.add_argument("--snr-db", type=float, default=None,
                        help="link SCENARIO: SNR of the measurement (default: the middle of "
                        "the scenario's grid)")

@@ -35,11 +35,41 @@ XLA_MARGIN = 0.9
 #: ``"auto"`` for a (link type, family) the table does not list.
 AUTO_DEFAULT = "graph"
 
-#: (link type, detector family) -> "xla" | "graph": :func:`hints_from_bench` of
-#: results/bench/modes.json (tests/test_exec_mode.py checks that they agree). Measured with
-#: ``kaq-sionna bench link SCENARIO --modes graph,xla --repeats 5 --json ...`` on
-#: scenarios/bench/modes_*.toml; see docs/performance.md, "Execution modes".
-AUTO_HINTS = {}
+#: (link type, detector family) -> "xla" | "graph": :func:`hints_from_bench` of the committed
+#: results/bench/modes*.json (tests/test_exec_mode.py checks that they agree), measured with
+#: ``kaq-sionna bench link scenarios/bench/modes_<link>.toml --json results/bench/modes-....json``;
+#: see docs/performance.md, "Execution modes".
+AUTO_HINTS = {
+    ("coded_mimo", "admmnet"): "graph",
+    ("coded_mimo", "ep"): "graph",
+    ("coded_mimo", "eqnet"): "xla",
+    ("coded_mimo", "kbest"): "xla",
+    ("coded_mimo", "lmmse"): "xla",
+    ("coded_mimo", "ml"): "xla",
+    ("coded_mimo", "mmse-pic"): "xla",
+    ("coded_mimo", "mmse-sic"): "xla",
+    ("coded_mimo", "pgdnet"): "xla",
+    ("coded_mimo", "quantized-llr/lmmse"): "xla",
+    ("coded_mimo", "quantized-llr/ml"): "xla",
+    ("coded_mimo", "quantized-llr/mmse-sic"): "xla",
+    ("coded_mimo", "sdnet"): "graph",
+    ("coded_mimo", "zf"): "xla",
+    ("coded_mimo", "zf-sic"): "xla",
+    ("ofdm", "admmnet"): "graph",
+    ("ofdm", "ep"): "graph",
+    ("ofdm", "eqnet"): "graph",
+    ("ofdm", "kbest"): "xla",
+    ("ofdm", "lmmse"): "xla",
+    ("ofdm", "mmse-sic"): "xla",
+    ("ofdm", "pgdnet"): "xla",
+    ("ofdm", "quantized-llr/mmse-sic"): "graph",
+    ("pusch", "admmnet"): "graph",
+    ("pusch", "ep"): "graph",
+    ("pusch", "kbest"): "xla",
+    ("pusch", "lmmse"): "xla",
+    ("pusch", "mmse-sic"): "xla",
+    ("pusch", "pgdnet"): "xla",
+}
 
 
 def detector_family(name, params=None):
@@ -88,29 +118,37 @@ def auto_mode(link_type, family):
                   "(results/bench/modes.json)")
 
 
-def hints_from_bench(result, margin=XLA_MARGIN):
-    """The :data:`AUTO_HINTS` entries a ``bench link --modes graph,xla`` result supports.
+def hints_from_bench(results, margin=XLA_MARGIN):
+    """The :data:`AUTO_HINTS` entries that ``bench link SCENARIO --modes graph,xla`` results
+    support.
 
-    A row whose XLA run failed gives "graph"; a row with both timings gives "xla" if XLA's
-    median seconds per batch are at most ``margin`` times graph mode's. Rows of the same
-    (link type, family) must agree, otherwise the family is left out (graph).
+    The rows of one (link type, family), over all ``results``, are pooled: "graph" if XLA
+    failed in any of them (the first call would fall back anyway), else "xla" if the geometric
+    mean of their XLA / graph ratios of median seconds per batch is at most ``margin``.
+
+    Input
+    -----
+    results : list of dict
+        :func:`kaq_sionna.app.bench.scenario_link.bench_modes` results (e.g. the committed
+        ``results/bench/modes*.json``).
 
     Output
     ------
     dict
         ``{(link_type, family): "xla" | "graph"}``.
     """
-    votes = {}
-    for row in result["rows"]:
-        graph, xla = row["modes"].get("graph"), row["modes"].get("xla")
-        if not graph or graph.get("error"):
-            continue
-        if not xla:
-            continue
-        choice = "graph" if xla.get("error") else (
-            "xla" if xla["median_s"] <= margin * graph["median_s"] else "graph")
-        votes.setdefault((row["link_type"], row["family"]), set()).add(choice)
-    return {key: choices.pop() for key, choices in votes.items() if len(choices) == 1}
+    import math
+
+    pooled = {}
+    for result in results:
+        for row in result["rows"]:
+            graph, xla = row["modes"].get("graph", {}), row["modes"].get("xla")
+            if "median_s" not in graph or not xla:
+                continue
+            ratio = math.inf if "error" in xla else xla["median_s"] / graph["median_s"]
+            pooled.setdefault((row["link_type"], row["family"]), []).append(ratio)
+    return {key: "xla" if math.exp(sum(map(math.log, r)) / len(r)) <= margin else "graph"
+            for key, r in pooled.items()}
 
 
 class CompiledLink:

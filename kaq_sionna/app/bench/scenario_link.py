@@ -21,6 +21,7 @@ import time
 import tensorflow as tf
 from sionna.phy import config
 
+from kaq_sionna.app.scenario import axis_text
 from kaq_sionna.core.provenance import machine, versions
 from kaq_sionna.core.quiet_tf import stderr_silenced
 
@@ -30,26 +31,31 @@ __all__ = ["bench_modes", "profile_link", "STAGES"]
 STAGES = ("source/encoder", "channel", "detector", "decoder")
 
 
-def _entries(scenario, labels):
-    """The ``[[detector]]`` entries to measure: all, or those whose label is in ``labels``."""
-    entries = scenario.detectors
+def _runs(scenario, labels):
+    """The curves to measure (:class:`~kaq_sionna.app.scenario.RunEntry`) with their labels:
+    one per detector and ``[sweep.link_axis]`` value (a ``[harq]`` scenario's storage schemes
+    share one base link), of every ``[[detector]]`` or of those whose label is in ``labels``."""
     if labels:
-        known = [d.label for d in entries]
+        known = [d.label for d in scenario.detectors]
         unknown = [lb for lb in labels if lb not in known]
         if unknown:
             raise ValueError(f"--detectors: expected labels among {', '.join(known)}, found "
                              f"{', '.join(unknown)}")
-        entries = [d for d in entries if d.label in labels]
-    return entries
+    storages = {None, scenario.harq["storage"][0]} if scenario.harq else {None}
+    return [(r.detector.label + ("" if r.axis is None else f", {axis_text(*r.axis)}"), r)
+            for r in scenario.runs
+            if r.storage in storages and (not labels or r.detector.label in labels)]
 
 
-def _build(scenario, entry):
-    """The scenario's (base) link around the detector of ``entry``, as a sweep builds it."""
+def _build(scenario, run):
+    """The scenario's (base) link of one curve, as a sweep builds it."""
     from kaq_sionna.registry import build_detector
     from links.registry import build_link
 
-    det = build_detector(entry.name, scenario.link_context, **entry.params)
-    return build_link(scenario.link_type, det, scenario.sweep["snr_type"], **scenario.link)
+    d = run.detector
+    det = build_detector(d.name, scenario.link_context, **d.params)
+    return build_link(scenario.link_type, det, scenario.sweep["snr_type"],
+                      **scenario.link_params(run))
 
 
 def _point(scenario, batch_size, snr_db):
@@ -105,13 +111,14 @@ def bench_modes(scenario, modes=("graph", "xla"), batch_size=None, snr_db=None, 
     cfg = _config(scenario, batch_size, snr_db, repeats, modes)
     ebno = tf.constant(snr_db, tf.float32)
     rows = []
-    for entry in _entries(scenario, labels):
+    for label, run in _runs(scenario, labels):
         config.seed = scenario.seed
-        fns, row = {}, {"label": entry.label, "detector": entry.name,
-                        "family": detector_family(entry.name, entry.params),
+        d = run.detector
+        fns, row = {}, {"label": label, "detector": d.name,
+                        "family": detector_family(d.name, d.params),
                         "link_type": scenario.link_type, "modes": {}}
         for mode in modes:
-            fn = _compiled(_build(scenario, entry), mode)
+            fn = _compiled(_build(scenario, run), mode)
             start = time.perf_counter()
             try:
                 with stderr_silenced():
@@ -134,13 +141,13 @@ def bench_modes(scenario, modes=("graph", "xla"), batch_size=None, snr_db=None, 
         if "median_s" in g and "median_s" in x:
             row["xla_over_graph"] = x["median_s"] / g["median_s"]
         rows.append(row)
-        _say(stream, f"{entry.label:>24}: " + ", ".join(
+        _say(stream, f"{label:>24}: " + ", ".join(
             f"{m} " + (f"{v['median_s']:.3f} s/batch (first call {v['first_call_s']:.1f} s)"
                        if "median_s" in v else f"FAILED ({v['error'][:80]})")
             for m, v in row["modes"].items())
             + (f", xla/graph {row['xla_over_graph']:.2f}" if "xla_over_graph" in row else ""))
     result = _result("link-modes", cfg, rows)
-    hints = hints_from_bench(result)
+    hints = hints_from_bench([result])
     for row in rows:
         row["auto"] = hints.get((row["link_type"], row["family"]), "graph")
     return result
@@ -170,10 +177,10 @@ def profile_link(scenario, modes=("graph",), batch_size=None, snr_db=None, repea
     cfg = {**_config(scenario, batch_size, snr_db, repeats, modes), "warmup": warmup}
     ebno = tf.constant(snr_db, tf.float32)
     rows = []
-    for entry in _entries(scenario, labels):
+    for label, run in _runs(scenario, labels):
         for mode in modes:
             config.seed = scenario.seed
-            link = _build(scenario, entry)
+            link = _build(scenario, run)
             names = [name for name, _ in link.stages()]
             if tuple(names) != STAGES:
                 raise ValueError(f"{type(link).__name__}.stages() gives {names}, expected "
@@ -197,12 +204,12 @@ def profile_link(scenario, modes=("graph",), batch_size=None, snr_db=None, repea
                         whole_times.append(time.perf_counter() - start)
             medians = {name: statistics.median(t) for name, t in times.items()}
             total = sum(medians.values())
-            row = {"label": entry.label, "detector": entry.name, "mode": mode,
+            row = {"label": label, "detector": run.detector.name, "mode": mode,
                    "stages": {name: {"median_s": m, "share": m / total}
                               for name, m in medians.items()},
                    "sum_s": total, "whole_s": statistics.median(whole_times)}
             rows.append(row)
-            _say(stream, f"{entry.label:>24} ({mode}): " + ", ".join(
+            _say(stream, f"{label:>24} ({mode}): " + ", ".join(
                 f"{name} {v['share']:.1%}" for name, v in row["stages"].items())
                 + f" of {total * 1e3:.0f} ms; whole link {row['whole_s'] * 1e3:.0f} ms")
     return _result("link-profile", cfg, rows)
