@@ -52,6 +52,10 @@ def test_explicit_modes_are_kept_and_auto_reads_the_table():
         assert used == hint and fn.requested == "auto" and link_type in note
     fn, used, note = compile_for_mode(link, "auto", "coded_mimo", "mymodule:factory")
     assert used == AUTO_DEFAULT and "no benchmark hint" in note
+    # a family measured on coded_mimo only: its coded_mimo hint on the other links
+    assert ("pusch", "ml") not in AUTO_HINTS
+    fn, used, note = compile_for_mode(link, "auto", "pusch", "ml")
+    assert used == AUTO_HINTS[("coded_mimo", "ml")] and "measured on coded_mimo" in note
     with pytest.raises(ValueError, match="auto"):
         compile_for_mode(link, "fast", "coded_mimo", "lmmse")
 

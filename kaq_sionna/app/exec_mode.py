@@ -110,12 +110,21 @@ def detector_family(name, params=None):
 
 def auto_mode(link_type, family):
     """``(mode, reason)`` that ``"auto"`` uses for a link type and detector family
-    (:func:`detector_family`): "xla" or "graph", from :data:`AUTO_HINTS`."""
+    (:func:`detector_family`): "xla" or "graph", from :data:`AUTO_HINTS`.
+
+    A family measured on ``coded_mimo`` only takes that hint on the other link types too
+    (the detector's graph is the same; of the families measured on several links, all but
+    two gave the same answer, docs/performance.md); a family measured nowhere runs in
+    :data:`AUTO_DEFAULT` mode.
+    """
     hint = AUTO_HINTS.get((link_type, family))
-    if hint is None:
-        return AUTO_DEFAULT, f"auto: no benchmark hint for {family} on {link_type}, graph mode"
-    return hint, (f"auto: {hint} is faster for {family} on {link_type} "
-                  "(results/bench/modes.json)")
+    if hint is not None:
+        return hint, f"auto: {hint} for {family} on {link_type} (results/bench/modes*.json)"
+    hint = AUTO_HINTS.get(("coded_mimo", family))
+    if hint is not None:
+        return hint, (f"auto: {hint} for {family} (measured on coded_mimo, not on {link_type}; "
+                      "results/bench/modes*.json)")
+    return AUTO_DEFAULT, f"auto: no benchmark hint for {family}, {AUTO_DEFAULT} mode"
 
 
 def hints_from_bench(results, margin=XLA_MARGIN):

@@ -96,7 +96,7 @@ def format_modes_table(result):
     per detector and mode, median (min-max) seconds per batch and the first call."""
     modes = result["config"]["modes"]
     head = "| detector | family | " + " | ".join(
-        f"{m} [s/batch] | {m} first call [s]" for m in modes) + " | xla/graph | auto |"
+        f"{m} [s/batch] | {m} first call [s]" for m in modes) + " | xla/graph | auto (this run) |"
     lines = [head, "|" + " --- |" * (2 + 2 * len(modes) + 2)]
     for r in result["rows"]:
         cells = []
