@@ -157,14 +157,16 @@ def profile_link(scenario, modes=("graph",), batch_size=None, snr_db=None, repea
                  labels=None, stream=None):
     """The share of each stage of a scenario's link in the time of one batch.
 
-    Method: the link's ``stages()`` (source/encoder, channel, detector, decoder) are each
-    wrapped in their own ``tf.function`` (``jit_compile`` in XLA mode). After ``warmup``
-    runs of the chain (tracing), each of ``repeats`` repetitions runs the chain once, stage
-    after stage, each stage on the previous stage's outputs, and times every stage; then it
-    times one call of the whole link compiled as one function. A stage's time is its median
-    over the repetitions; its share is that over the sum of the stage medians (so the shares
-    add up to 100 %). ``whole_s`` (the link as one function) shows what splitting costs or
-    saves: one graph can overlap stages, split stages cannot.
+    Method: for every curve (detector, link-axis value) and mode, the link's ``stages()``
+    (source/encoder, channel, detector, decoder) are each wrapped in their own
+    ``tf.function`` (``jit_compile`` in XLA mode), and so is the whole link. Each is run
+    ``warmup`` times (tracing, compiling). Then ``repeats`` repetitions each run every
+    (curve, mode) once, in turn, so that a change of machine load hits all rows alike: the
+    chain stage after stage, each stage on the previous stage's outputs, timing every stage up
+    to its outputs in host memory, then one call of the whole link. A stage's time is its
+    median over the repetitions; its share is that over the sum of the stage medians (the
+    shares add up to 100 %). ``whole_s`` (the link as one function) shows what splitting costs
+    or saves: one graph can overlap stages, split stages cannot.
 
     Output
     ------
@@ -176,7 +178,7 @@ def profile_link(scenario, modes=("graph",), batch_size=None, snr_db=None, repea
     batch_size, snr_db = _point(scenario, batch_size, snr_db)
     cfg = {**_config(scenario, batch_size, snr_db, repeats, modes), "warmup": warmup}
     ebno = tf.constant(snr_db, tf.float32)
-    rows = []
+    chains = []
     for label, run in _runs(scenario, labels):
         for mode in modes:
             config.seed = scenario.seed
@@ -185,31 +187,43 @@ def profile_link(scenario, modes=("graph",), batch_size=None, snr_db=None, repea
             if tuple(names) != STAGES:
                 raise ValueError(f"{type(link).__name__}.stages() gives {names}, expected "
                                  f"{list(STAGES)}")
-            stages = [(name, _compiled(fn, mode)) for name, fn in link.stages()]
-            whole = _compiled(link, mode)
-            times = {name: [] for name in names}
-            whole_times = []
-            with stderr_silenced():
-                for r in range(warmup + repeats):
-                    out = (batch_size, ebno)
-                    for name, fn in stages:
-                        start = time.perf_counter()
-                        out = fn(*out)
-                        _ = out[0].numpy()  # results in host memory: the stage has finished
-                        if r >= warmup:
-                            times[name].append(time.perf_counter() - start)
-                    start = time.perf_counter()
-                    whole(batch_size=batch_size, ebno_db=ebno)[1].numpy()
-                    if r >= warmup:
-                        whole_times.append(time.perf_counter() - start)
-            medians = {name: statistics.median(t) for name, t in times.items()}
-            total = sum(medians.values())
-            row = {"label": label, "detector": run.detector.name, "mode": mode,
-                   "stages": {name: {"median_s": m, "share": m / total}
-                              for name, m in medians.items()},
-                   "sum_s": total, "whole_s": statistics.median(whole_times)}
-            rows.append(row)
-            _say(stream, f"{label:>24} ({mode}): " + ", ".join(
-                f"{name} {v['share']:.1%}" for name, v in row["stages"].items())
-                + f" of {total * 1e3:.0f} ms; whole link {row['whole_s'] * 1e3:.0f} ms")
+            chains.append({"label": label, "detector": run.detector.name, "mode": mode,
+                           "stages": [(name, _compiled(fn, mode)) for name, fn in link.stages()],
+                           "whole": _compiled(link, mode), "times": {n: [] for n in names},
+                           "whole_times": []})
+    with stderr_silenced():
+        for chain in chains:
+            for _ in range(warmup):
+                _time_chain(chain, batch_size, ebno)
+        for _ in range(repeats):
+            for chain in chains:
+                stage_times, whole_time = _time_chain(chain, batch_size, ebno)
+                for name, t in stage_times.items():
+                    chain["times"][name].append(t)
+                chain["whole_times"].append(whole_time)
+    rows = []
+    for chain in chains:
+        medians = {name: statistics.median(t) for name, t in chain["times"].items()}
+        total = sum(medians.values())
+        row = {"label": chain["label"], "detector": chain["detector"], "mode": chain["mode"],
+               "stages": {name: {"median_s": m, "share": m / total}
+                          for name, m in medians.items()},
+               "sum_s": total, "whole_s": statistics.median(chain["whole_times"])}
+        rows.append(row)
+        _say(stream, f"{row['label']:>24} ({row['mode']}): " + ", ".join(
+            f"{name} {v['share']:.1%}" for name, v in row["stages"].items())
+            + f" of {total * 1e3:.0f} ms; whole link {row['whole_s'] * 1e3:.0f} ms")
     return _result("link-profile", cfg, rows)
+
+
+def _time_chain(chain, batch_size, ebno):
+    """Runs a chain's stages in order, then the whole link; their seconds."""
+    out, times = (batch_size, ebno), {}
+    for name, fn in chain["stages"]:
+        start = time.perf_counter()
+        out = fn(*out)
+        _ = out[0].numpy()  # results in host memory: the stage has finished
+        times[name] = time.perf_counter() - start
+    start = time.perf_counter()
+    chain["whole"](batch_size=batch_size, ebno_db=ebno)[1].numpy()
+    return times, time.perf_counter() - start
