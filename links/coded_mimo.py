@@ -8,7 +8,7 @@ M. Arvinte, J. I. Tamir, "EQ-Net: Joint Deep Learning-Based Log-Likelihood Ratio
 import tensorflow as tf
 from sionna.phy import Block
 from sionna.phy.channel import ApplyFlatFadingChannel
-from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
+from sionna.phy.fec.ldpc import LDPC5GEncoder
 from sionna.phy.mapping import BinarySource, Mapper
 from sionna.phy.utils import hard_decisions
 
@@ -19,6 +19,7 @@ from kaq_sionna.channels import (
     add_ls_csi_error,
     snr_db_to_no,
 )
+from links.decoding import DEFAULT_DECODER, check_decoder, ldpc_decoder
 
 #: Codeword-to-stream mappings of :class:`CodedMIMOLink`.
 LAYER_MAPPINGS = ("per-stream", "cyclic")
@@ -82,6 +83,8 @@ class CodedMIMOLink(Block):
         Codeword-to-stream mapping (see above).
     num_bp_iter : int
         Belief-propagation iterations of the LDPC decoder.
+    decoder : "boxplus-phi" (default) | "boxplus" | "minsum" | "offset-minsum"
+        Check-node update of the LDPC decoder (:mod:`links.decoding`).
     soft_output : bool
         If `True`, ``b_hat`` holds the decoder's output LLRs (logits) instead of
         hard bits, so that a loss can be back-propagated to the detector.
@@ -104,7 +107,8 @@ class CodedMIMOLink(Block):
     def __init__(self, detector, num_tx=4, num_rx=4, num_bits_per_symbol=4, k=512, n=1024,
                  channel="rayleigh", tx_corr=0.0, rx_corr=0.0, fading="fast",
                  csi_error_var=0.0, csi_pilots=0, uncoded=False, snr_type="ebno", num_bp_iter=20,
-                 soft_output=False, layer_mapping="per-stream", precision=None, **kwargs):
+                 soft_output=False, layer_mapping="per-stream", decoder=DEFAULT_DECODER,
+                 precision=None, **kwargs):
         super().__init__(precision=precision, **kwargs)
         if n % num_bits_per_symbol:
             raise ValueError(f"n={n} must be a multiple of num_bits_per_symbol="
@@ -118,6 +122,8 @@ class CodedMIMOLink(Block):
             raise ValueError(f"snr_type must be one of {SNR_TYPES}, found {snr_type!r}")
         if not uncoded and not 0 < k < n:
             raise ValueError(f"k must satisfy 0 < k < n, found k={k}, n={n}")
+        check_decoder(decoder, num_bp_iter)
+        self.decoder, self.num_bp_iter = decoder, num_bp_iter
         self.detector = detector
         self.num_tx, self.num_rx = num_tx, num_rx
         self.num_bits_per_symbol = num_bits_per_symbol
@@ -145,8 +151,8 @@ class CodedMIMOLink(Block):
         if not uncoded:
             self._encoder = LDPC5GEncoder(k, n, num_bits_per_symbol=num_bits_per_symbol,
                                           precision=precision)
-            self._decoder = LDPC5GDecoder(self._encoder, hard_out=not soft_output,
-                                          num_iter=num_bp_iter, precision=precision)
+            self._decoder = ldpc_decoder(self._encoder, decoder, num_bp_iter,
+                                         hard_out=not soft_output, precision=precision)
 
 
     def source_bits(self, batch_size):
@@ -197,14 +203,31 @@ class CodedMIMOLink(Block):
         llr : [batch_size, num_tx, n], tf.float
             Channel LLRs (ln p(1)/p(0)) of the coded bits.
         """
-        batch_size = tf.shape(c)[0]
-        nbps, ncu = self.num_bits_per_symbol, self.num_channel_uses
+        return self.detect(*self.send(c, no, h))
+
+    def send(self, c, no, h=None):
+        r"""The channel part of :meth:`detect_codewords`: QAM, (cyclic layer mapping), fading,
+        noise, and the receiver's channel estimate.
+
+        Input
+        -----
+        c : [batch_size, num_tx, n], tf.float
+        no : scalar tf.float
+        h : `None` (default) | [batch_size, n / num_bits_per_symbol, num_rx, num_tx], tf.complex
+
+        Output
+        ------
+        y : [batch_size, n / num_bits_per_symbol, num_rx], tf.complex
+        h_hat : [batch_size, n / num_bits_per_symbol, num_rx, num_tx], tf.complex
+        s : [batch_size, n / num_bits_per_symbol, num_rx, num_rx], tf.complex
+            Noise covariance ``N0 I`` given to the detector.
+        """
         # [batch, num_tx, ncu] -> channel uses first: [batch, ncu, num_tx]
         x = tf.transpose(self._mapper(c), [0, 2, 1])
         if self.layer_mapping == "cyclic":
             x = self._per_channel_use_gather(x, self._stream_to_codeword)
         if h is None:
-            h = self.draw_channel(batch_size)
+            h = self.draw_channel(tf.shape(c)[0])
         y = self._apply_channel(x, h, no)
         if self.csi_pilots:
             h_hat = add_ls_csi_error(h, no, self.csi_pilots, self.csi_error_var)
@@ -212,12 +235,49 @@ class CodedMIMOLink(Block):
             h_hat = add_csi_error(h, self.csi_error_var)
         s = tf.cast(no, self.cdtype) * tf.eye(self.num_rx, dtype=self.cdtype)
         s = tf.broadcast_to(s, tf.concat([tf.shape(y), [self.num_rx]], 0))
+        return y, h_hat, s
+
+    def detect(self, y, h_hat, s):
+        r"""The detector part of :meth:`detect_codewords`: ``detector(y, h_hat, s)`` and the LLRs
+        back in codeword order.
+
+        Output
+        ------
+        llr : [batch_size, num_tx, n], tf.float
+        """
+        batch_size = tf.shape(y)[0]
+        nbps, ncu = self.num_bits_per_symbol, self.num_channel_uses
         llr = self.detector(y, h_hat, s)  # [batch, ncu, num_tx, nbps]
         llr = tf.cast(tf.reshape(llr, [batch_size, ncu, self.num_tx, nbps]), self.rdtype)
         if self.layer_mapping == "cyclic":
             llr = self._per_channel_use_gather(llr, self._codeword_to_stream)
         llr = tf.transpose(llr, [0, 2, 1, 3])
         return tf.reshape(llr, [batch_size, self.num_tx, self.n])
+
+    def decode(self, llr):
+        """LDPC decoding of channel LLRs ``[batch_size, num_tx, n]`` (hard decisions if uncoded)."""
+        if self.uncoded:
+            return llr if self.soft_output else hard_decisions(llr)
+        return self._decoder(llr)
+
+    def stages(self):
+        """The chain as four consecutive stages, for ``kaq-sionna bench link --profile``.
+
+        Output
+        ------
+        list of (name, fn)
+            ``"source/encoder"`` ``(batch_size, ebno_db) -> (c, no)``, ``"channel"``
+            ``(c, no) -> (y, h_hat, s)``, ``"detector"`` ``(y, h_hat, s) -> (llr,)``,
+            ``"decoder"`` ``(llr,) -> (b_hat,)``: each takes the previous one's outputs, and
+            together they run what :meth:`call` runs, in the same order.
+        """
+        def source_encoder(batch_size, ebno_db):
+            b = self.source_bits(batch_size)
+            return (b if self.uncoded else self._encoder(b)), self.snr_to_no(ebno_db)
+
+        return [("source/encoder", source_encoder), ("channel", self.send),
+                ("detector", lambda y, h_hat, s: (self.detect(y, h_hat, s),)),
+                ("decoder", lambda llr: (self.decode(llr),))]
 
     @staticmethod
     def _per_channel_use_gather(x, index):
@@ -231,7 +291,4 @@ class CodedMIMOLink(Block):
         no = self.snr_to_no(ebno_db)
         b = self._source([batch_size, self.num_tx, self.k])
         c = b if self.uncoded else self._encoder(b)
-        llr = self.detect_codewords(c, no)
-        if self.uncoded:
-            return b, (llr if self.soft_output else hard_decisions(llr))
-        return b, self._decoder(llr)
+        return b, self.decode(self.detect_codewords(c, no))

@@ -19,6 +19,7 @@ from kaq_sionna.harq import (
     SoftBuffer,
 )
 from kaq_sionna.registry.compressors import resolve_compressor
+from links.decoding import DEFAULT_DECODER, check_decoder
 from links.interfaces import HARQ_BASE_LINK_MEMBERS
 
 __all__ = ["COMBINING_MODES", "HARQLink"]
@@ -107,10 +108,14 @@ class HARQLink(Block):
         channel drawn for round 1 is kept for all rounds of the process (slow
         fading, retransmissions within the coherence time); noise and CSI error
         are drawn anew every round. Needs a base link with ``draw_channel``.
-    num_bp_iter : int
-        Belief-propagation iterations of the decoder (default 20, as the base link).
+    num_bp_iter : `None` (default) | int
+        Belief-propagation iterations of the decoder; `None`: the base link's
+        ``num_bp_iter`` (20 if it has none).
     llr_max : float
         LLR clipping of the decoder (Sionna's default 20).
+    decoder : `None` (default) | "boxplus-phi" | "boxplus" | "minsum" | "offset-minsum"
+        Check-node update of the decoder (:mod:`links.decoding`); `None`: the base
+        link's ``decoder`` ("boxplus-phi" if it has none).
 
     Input
     -----
@@ -132,7 +137,8 @@ class HARQLink(Block):
 
     def __init__(self, base_link, max_transmissions=4, rv_sequence=DEFAULT_RV_SEQUENCE,
                  combining="ir", storage="float32", storage_point="buffer",
-                 new_channel_per_round=True, num_bp_iter=20, llr_max=20.0, **kwargs):
+                 new_channel_per_round=True, num_bp_iter=None, llr_max=20.0, decoder=None,
+                 **kwargs):
         if hasattr(base_link, "harq_view"):  # e.g. PUSCHLink: its HARQ codewords are code blocks
             base_link = base_link.harq_view()
         missing = [a for a in HARQ_BASE_LINK_MEMBERS if not hasattr(base_link, a)]
@@ -179,9 +185,16 @@ class HARQLink(Block):
         self.num_tx = int(base_link.num_tx)
         self.num_bits_per_symbol = int(base_link.num_bits_per_symbol)
         self.coderate = self.k / self.n
+        # the base link's decoder settings, so that round 1 decodes as the base link does
+        if num_bp_iter is None:
+            num_bp_iter = getattr(base_link, "num_bp_iter", 20)
+        if decoder is None:
+            decoder = getattr(base_link, "decoder", DEFAULT_DECODER)
+        check_decoder(decoder, num_bp_iter)
+        self.num_bp_iter, self.decoder = num_bp_iter, decoder
         self._rm = CircularBufferRateMatcher(self.k, self.n, self.num_bits_per_symbol,
                                              num_iter=num_bp_iter, llr_max=llr_max,
-                                             precision=base_link.precision)
+                                             cn_update=decoder, precision=base_link.precision)
         # storing happens after failed rounds 1..max_tx-1 only
         storage = resolve_compressor(storage, self.num_tx, self.num_bits_per_symbol)
         self._storage = SoftBuffer(self._rm, storage, storage_point,

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 from sionna.phy import Block
-from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
+from sionna.phy.fec.ldpc import LDPC5GEncoder
 from sionna.phy.mapping import BinarySource, Mapper
 from sionna.phy.mimo import StreamManagement
 from sionna.phy.ofdm import (
@@ -13,6 +13,7 @@ from sionna.phy.ofdm import (
 
 from kaq_sionna.channels import SNR_TYPES, snr_db_to_no
 from kaq_sionna.channels.cdl import CSI_MODES, CDLFrontEnd, ofdm_resource_grid
+from links.decoding import DEFAULT_DECODER, check_decoder, ldpc_decoder
 
 INTERPOLATIONS = ("nn", "lin", "lin_time_avg")
 
@@ -64,6 +65,9 @@ class OFDMLink(Block):
         Pilot interpolation of the LS estimator.
     snr_type : "ebno" | "esno"
     num_bp_iter : int
+        Belief-propagation iterations of the LDPC decoder.
+    decoder : "boxplus-phi" (default) | "boxplus" | "minsum" | "offset-minsum"
+        Check-node update of the LDPC decoder (:mod:`links.decoding`).
     soft_output : bool
         If `True`, ``b_hat`` holds the decoder's LLRs (for training through the link).
 
@@ -85,7 +89,7 @@ class OFDMLink(Block):
                  cyclic_prefix_length=6, num_guard_carriers=(5, 6), dc_null=True,
                  pilot_ofdm_symbol_indices=(2, 11), polarization="dual", domain="freq",
                  csi="ls", interpolation="lin", snr_type="ebno", num_bp_iter=20,
-                 soft_output=False, precision=None, **kwargs):
+                 soft_output=False, decoder=DEFAULT_DECODER, precision=None, **kwargs):
         super().__init__(precision=precision, **kwargs)
         if csi not in CSI_MODES:
             raise ValueError(f"csi must be one of {CSI_MODES}, found {csi!r}")
@@ -94,6 +98,8 @@ class OFDMLink(Block):
                              f"found {interpolation!r}")
         if snr_type not in SNR_TYPES:
             raise ValueError(f"snr_type must be one of {SNR_TYPES}, found {snr_type!r}")
+        check_decoder(decoder, num_bp_iter)
+        self.decoder, self.num_bp_iter = decoder, num_bp_iter
         self.detector = detector
         self.num_tx, self.num_rx = num_tx, num_rx
         self.num_bits_per_symbol = num_bits_per_symbol
@@ -115,8 +121,8 @@ class OFDMLink(Block):
         self._source = BinarySource(precision=precision)
         self._encoder = LDPC5GEncoder(self.k, self.n, num_bits_per_symbol=num_bits_per_symbol,
                                       precision=precision)
-        self._decoder = LDPC5GDecoder(self._encoder, hard_out=not soft_output,
-                                      num_iter=num_bp_iter, precision=precision)
+        self._decoder = ldpc_decoder(self._encoder, decoder, num_bp_iter,
+                                     hard_out=not soft_output, precision=precision)
         self._mapper = Mapper("qam", num_bits_per_symbol, precision=precision)
         self._rg_mapper = ResourceGridMapper(rg, precision=precision)
         self._front = CDLFrontEnd(rg, cdl_model, delay_spread_ns * 1e-9,
@@ -170,11 +176,49 @@ class OFDMLink(Block):
         ------
         llr : [batch_size, num_tx, n], tf.float
         """
-        batch_size = tf.shape(c)[0]
+        return self.detect(*self.send(c, no, h))
+
+    def send(self, c, no, h=None):
+        r"""The channel part of :meth:`detect_codewords`: QAM, resource grid, CDL channel,
+        noise and channel estimation.
+
+        Output
+        ------
+        y, h_hat, err_var : as :meth:`receive`
+        no : scalar tf.float
+        """
         x_rg = self._rg_mapper(tf.expand_dims(self._mapper(c), 1))
         y, h_hat, err_var = self.receive(x_rg, no, h)
+        return y, h_hat, err_var, no
+
+    def detect(self, y, h_hat, err_var, no):
+        r"""The detector part of :meth:`detect_codewords` (the detector inside
+        :class:`~sionna.phy.ofdm.OFDMDetector`).
+
+        Output
+        ------
+        llr : [batch_size, num_tx, n], tf.float
+        """
         llr = self._ofdm_detector(y, h_hat, err_var, no)  # [batch, 1, num_tx, n]
-        return tf.reshape(tf.cast(llr, self.rdtype), [batch_size, self.num_tx, self.n])
+        return tf.reshape(tf.cast(llr, self.rdtype), [tf.shape(y)[0], self.num_tx, self.n])
+
+    def stages(self):
+        """The chain as four consecutive stages, for ``kaq-sionna bench link --profile``
+        (as :meth:`links.CodedMIMOLink.stages`; ``"channel"`` includes channel estimation).
+
+        Output
+        ------
+        list of (name, fn)
+            ``"source/encoder"`` ``(batch_size, ebno_db) -> (c, no)``, ``"channel"``
+            ``(c, no) -> (y, h_hat, err_var, no)``, ``"detector"`` ``-> (llr,)``,
+            ``"decoder"`` ``(llr,) -> (b_hat,)``.
+        """
+        def source_encoder(batch_size, ebno_db):
+            return self._encoder(self.source_bits(batch_size)), self.snr_to_no(ebno_db)
+
+        return [("source/encoder", source_encoder), ("channel", self.send),
+                ("detector", lambda *a: (self.detect(*a),)),
+                ("decoder", lambda llr: (self._decoder(llr),))]
 
     def call(self, batch_size, ebno_db):
         no = self.snr_to_no(ebno_db)

@@ -9,6 +9,7 @@ from sionna.phy.ofdm import OFDMDetector
 
 from kaq_sionna.channels import SNR_TYPES, snr_db_to_no
 from kaq_sionna.channels.cdl import CSI_MODES, CDLOFDMChannel
+from links.decoding import DEFAULT_DECODER, check_decoder
 
 PRECODING_MODES = ("non-codebook", "codebook")
 
@@ -97,6 +98,10 @@ class PUSCHLink(Block):
         As in :class:`links.OFDMLink`.
     csi : "ls" | "perfect"
     snr_type : "ebno" | "esno"
+    num_bp_iter : int
+        Belief-propagation iterations of the LDPC decoder (per code block).
+    decoder : "boxplus-phi" (default) | "boxplus" | "minsum" | "offset-minsum"
+        Check-node update of the LDPC decoder (:mod:`links.decoding`).
 
     Input
     -----
@@ -115,12 +120,14 @@ class PUSCHLink(Block):
                  precoding="non-codebook", num_antenna_ports=None, tpmi=0,
                  cdl_model="C", delay_spread_ns=300.0, ue_speed=3.0, carrier_frequency_ghz=3.5,
                  polarization="dual", csi="ls", snr_type="ebno", num_bp_iter=20,
-                 precision=None, **kwargs):
+                 decoder=DEFAULT_DECODER, precision=None, **kwargs):
         super().__init__(precision=precision, **kwargs)
         if csi not in CSI_MODES:
             raise ValueError(f"csi must be one of {CSI_MODES}, found {csi!r}")
         if snr_type not in SNR_TYPES:
             raise ValueError(f"snr_type must be one of {SNR_TYPES}, found {snr_type!r}")
+        check_decoder(decoder, num_bp_iter)
+        self.decoder, self.num_bp_iter = decoder, num_bp_iter
         cfg = pusch_config(num_tx, num_antenna_ports, mcs_index, mcs_table, num_prb,
                            subcarrier_spacing_khz, precoding, tpmi)
         if cfg.tb.num_bits_per_symbol != num_bits_per_symbol:
@@ -152,7 +159,8 @@ class PUSCHLink(Block):
                                                           precision=precision)
             receiver_args["stream_management"] = sm
         receiver_args["tb_decoder"] = TBDecoder(self._transmitter._tb_encoder,
-                                                num_bp_iter=num_bp_iter, precision=precision)
+                                                num_bp_iter=num_bp_iter, cn_update=decoder,
+                                                precision=precision)
         self._receiver = PUSCHReceiver(self._transmitter, **receiver_args)
 
     def snr_to_no(self, ebno_db):
@@ -215,6 +223,18 @@ class PUSCHLink(Block):
         llr : [batch_size, 1, num_coded_bits], tf.float
             ln p(1)/p(0) of ``c``.
         """
+        return self.detect(*self.send(c, no, channel))
+
+    def send(self, c, no, channel=None):
+        r"""The channel part of :meth:`detect_coded_bits`: QAM, layer mapping, DMRS and
+        resource grid (and precoding), the CDL channel, AWGN and channel estimation.
+
+        Output
+        ------
+        y : [batch_size, 1, num_rx, num_ofdm_symbols, fft_size], tf.complex
+        h_hat, err_var : the channel estimate and its error variance (LS or perfect)
+        no : tf.float
+        """
         # Sionna's transmitter and receiver expose no hook between TB coding and
         # decoding, so their stages are called one by one here (same order as their call()).
         tx, rx = self._transmitter, self._receiver
@@ -230,7 +250,37 @@ class PUSCHLink(Block):
             h_hat, err_var = h_freq, tf.zeros([], self.rdtype)
         else:
             h_hat, err_var = rx._channel_estimator(y, no)
+        return y, h_hat, err_var, no
+
+    def detect(self, y, h_hat, err_var, no):
+        r"""The detector part of :meth:`detect_coded_bits`: ``detector`` (inside
+        :class:`~sionna.phy.ofdm.OFDMDetector`) and layer demapping.
+
+        Output
+        ------
+        llr : [batch_size, 1, num_coded_bits], tf.float
+        """
+        rx = self._receiver
         return rx._layer_demapper(rx._mimo_detector(y, h_hat, err_var, no))
+
+    def stages(self):
+        """The chain as four consecutive stages, for ``kaq-sionna bench link --profile``:
+        ``"source/encoder"`` (TB CRC, segmentation, LDPC, rate matching, scrambling)
+        ``(batch_size, ebno_db) -> (c, no)``, ``"channel"`` (with channel estimation)
+        ``(c, no) -> (y, h_hat, err_var, no)``, ``"detector"`` ``-> (llr,)`` and
+        ``"decoder"`` (descrambling, rate recovery, LDPC, CRC) ``(llr,) -> (b_hat,)``.
+        They call the components :meth:`transmit` calls, through :meth:`detect_coded_bits`'s
+        path (the PUSCHTransmitter/PUSCHReceiver blocks themselves are not split).
+        """
+        tx = self._transmitter
+
+        def source_encoder(batch_size, ebno_db):
+            b = tx._binary_source([batch_size, 1, self.tb_size])
+            return tx._tb_encoder(b), self.snr_to_no(ebno_db)
+
+        return [("source/encoder", source_encoder), ("channel", self.send),
+                ("detector", lambda *a: (self.detect(*a),)),
+                ("decoder", lambda llr: (self._receiver._tb_decoder(llr)[0],))]
 
     def harq_view(self):
         """This link as HARQ codewords: its code blocks (:class:`links.PUSCHCodeBlocks`)."""

@@ -101,6 +101,16 @@ class PUSCHCodeBlocks(Block):
         self._source = BinarySource(precision=pusch_link.precision)
 
     @property
+    def num_bp_iter(self):
+        """`int` : LDPC iterations of the PUSCH link's decoder"""
+        return self._link.num_bp_iter
+
+    @property
+    def decoder(self):
+        """`str` : Check-node update of the PUSCH link's decoder"""
+        return self._link.decoder
+
+    @property
     def pusch_link(self):
         """The wrapped :class:`links.PUSCHLink`"""
         return self._link

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from kaq_sionna.channels.cdl import CDL_PARAMS
 from kaq_sionna.core.params import Param, SpecError, check_params
 from links.coded_mimo import LAYER_MAPPINGS, CodedMIMOLink
+from links.decoding import DECODERS, DEFAULT_DECODER
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,13 @@ def _check_coded_mimo(p):
 
 
 _NUM_BITS = Param("num_bits_per_symbol", int, 4, "QAM order in bits", choices=(2, 4, 6, 8))
+# The LDPC decoder of every coded link (links.decoding).
+_DECODER_PARAMS = (
+    Param("num_bp_iter", int, 20, "LDPC belief-propagation iterations", min=1),
+    Param("decoder", str, DEFAULT_DECODER, "LDPC check-node update (Sionna's LDPC5GDecoder "
+          "cn_update): exact sum-product (boxplus-phi, boxplus), min-sum, offset min-sum",
+          choices=DECODERS),
+)
 
 LINKS = {
     "coded_mimo": LinkSpec(
@@ -74,7 +82,7 @@ LINKS = {
                   "codeword over all streams, as NR layer mapping)",
                   choices=LAYER_MAPPINGS),
             Param("uncoded", bool, False, "hard-decision BER of the detector, no LDPC"),
-            Param("num_bp_iter", int, 20, "LDPC belief-propagation iterations", min=1),
+            *_DECODER_PARAMS,
         ),
         lambda detector, snr_type, **p: CodedMIMOLink(detector, snr_type=snr_type, **p),
         _check_coded_mimo,
@@ -126,7 +134,7 @@ def _check_ofdm(p):
 # CDL keys (kaq_sionna.channels.cdl) and receiver keys shared by the OFDM and PUSCH links.
 _CDL_PARAMS = (
     *CDL_PARAMS,
-    Param("num_bp_iter", int, 20, "LDPC belief-propagation iterations", min=1),
+    *_DECODER_PARAMS,
 )
 
 _OFDM_PARAMS = (

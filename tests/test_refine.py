@@ -31,7 +31,7 @@ BLER = {"steep": lambda s: 0.5 if s < 1.3 else 0.0,
 
 def _fake_point(mc_fun, snr_db, settings, on_batch=None):
     n = 10_000
-    k = round(BLER[mc_fun](snr_db) * n)
+    k = round(BLER[getattr(mc_fun, "link", mc_fun)](snr_db) * n)
     return ({"bit_errors": 3 * k, "num_bits": 64 * n, "block_errors": k, "num_blocks": n},
             0.0, "fake")
 

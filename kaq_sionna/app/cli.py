@@ -463,25 +463,68 @@ def _cmd_bench(args):
     from kaq_sionna.app.bench.tables import format_link_table, write_json
 
     if args.what == "detectors":
+        if args.scenario is not None or args.profile:
+            raise UserError("bench detectors: expected no scenario and no --profile (those "
+                            "are options of bench link)")
         return _cmd_bench_detectors(args)
     if args.what != "link":
         raise UserError(f"bench: expected one of 'link', 'detectors', found {args.what!r}")
     args.repeats = 5 if args.repeats is None else args.repeats
-    modes = [m.strip() for m in args.modes.split(",")]
+    default_modes = "eager,graph,xla" if args.scenario is None else (
+        "graph" if args.profile else "graph,xla")
+    modes = [m.strip() for m in (args.modes or default_modes).split(",")]
     bad = [m for m in modes if m not in ("eager", "graph", "xla")]
     if bad:
         raise UserError(f"--modes: expected a comma-separated subset of eager,graph,xla, "
                         f"found {','.join(bad)}")
-    if args.batch_size < 1 or args.repeats < 1:
+    if (args.batch_size is not None and args.batch_size < 1) or args.repeats < 1:
         raise UserError("--batch-size and --repeats: expected positive integers")
-    result = bench_link(batch_size=args.batch_size, repeats=args.repeats, modes=modes,
-                        stream=sys.stdout)
-    print("\n" + format_link_table(result))
+    if args.json:
+        from kaq_sionna.deploy.export import check_writable
+
+        try:
+            check_writable(args.json, "--json")
+        except OSError as err:
+            raise UserError(str(err)) from None
+    if args.scenario is not None:
+        result = _bench_scenario_link(args, modes)
+    elif args.profile or args.detectors or args.snr_db is not None:
+        raise UserError("--profile, --detectors, --snr-db: expected a scenario "
+                        "(kaq-sionna bench link SCENARIO ...)")
+    else:
+        result = bench_link(batch_size=args.batch_size or 256, repeats=args.repeats,
+                            modes=modes, stream=sys.stdout)
+        print("\n" + format_link_table(result))
     result["command"] = "kaq-sionna " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     if args.json:
         write_json(args.json, result)
         print(f"\nwrote {args.json}")
     return 0
+
+
+def _bench_scenario_link(args, modes):
+    """``bench link SCENARIO``: seconds per batch per detector and mode, or ``--profile``."""
+    from kaq_sionna.app.bench.scenario_link import bench_modes, profile_link
+    from kaq_sionna.app.bench.tables import format_modes_table, format_profile_table
+    from kaq_sionna.app.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    labels = [d.strip() for d in args.detectors.split(",") if d.strip()] if args.detectors \
+        else None
+    run, table = (profile_link, format_profile_table) if args.profile else (
+        bench_modes, format_modes_table)
+    print(f"{'profile' if args.profile else 'modes'} of the {scenario.link_type} link of "
+          f"{args.scenario}" + (" (base link, without [harq])" if scenario.harq else ""),
+          flush=True)
+    try:
+        result = run(scenario, modes, args.batch_size, args.snr_db, args.repeats, labels=labels,
+                     stream=sys.stdout)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    c = result["config"]
+    print(f"\nbatch size {c['batch_size']}, {c['snr_type']} {c['snr_db']:g} dB, median of "
+          f"{c['repeats']} timed calls\n" + table(result))
+    return result
 
 
 def _parse_floats(text, option):
@@ -666,12 +709,28 @@ def build_parser():
 
     bench = sub.add_parser("bench", help="speed benchmarks (ratios measured in one run)")
     bench.add_argument("what", choices=["link", "detectors"], help="what to benchmark: "
-                       "'link' (CodedMIMOLink vs plain Sionna) or 'detectors' (latency and "
+                       "'link' (CodedMIMOLink vs plain Sionna; with a SCENARIO its link per "
+                       "detector and mode, or --profile) or 'detectors' (latency and "
                        "memory of detectors in TF and LiteRT, see docs/performance.md)")
-    bench.add_argument("--batch-size", type=int, default=256, help="link: codewords per stream")
+    bench.add_argument("scenario", nargs="?", default=None,
+                       help="link: a scenario file; time its link per [[detector]] in each of "
+                       "--modes (default graph,xla), or --profile it")
+    bench.add_argument("--profile", action="store_true",
+                       help="link SCENARIO: share of source/encoder, channel, detector and "
+                       "decoder in the time of one batch (graph mode unless --modes)")
+    bench.add_argument("--detectors", default=None,
+                       help="link SCENARIO: comma-separated [[detector]] labels (default: all; "
+                       "every [sweep.link_axis] value of each)")
+    bench.add_argument("--snr-db", type=float, default=None,
+                       help="link SCENARIO: SNR of the measurement (default: the middle of "
+                       "the scenario's grid)")
+    bench.add_argument("--batch-size", type=int, default=None,
+                       help="link: codewords per stream (default 256; with a SCENARIO its "
+                       "[sweep] batch_size)")
     bench.add_argument("--repeats", type=int, default=None,
                        help="timed repetitions (default: link 5, detectors 15)")
-    bench.add_argument("--modes", default="eager,graph,xla", help="link: TF modes")
+    bench.add_argument("--modes", default=None, help="link: TF modes (default eager,graph,xla; "
+                       "with a SCENARIO graph,xla, with --profile graph)")
     bench.add_argument("--batch-sizes", default="1,16,8192",
                        help="detectors: channel uses per call")
     bench.add_argument("--threads", dest="thread_settings", default="1,all",

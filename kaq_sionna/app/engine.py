@@ -200,6 +200,8 @@ class SweepEngine:
             if unit.chunk != WHOLE_POINT:
                 where += f" (chunk {unit.chunk})"
             raise UnitFailed(f"{where}: {type(error).__name__}: {error}") from error
+        if "mode" in result and "mode" not in curve.curve:  # the execution mode it ran in
+            curve.curve.update(result["mode"])
         warning = result.get("warning")
         if warning and warning not in self.doc.setdefault("warnings", []):
             print(f"warning: {warning}", file=self.progress.stream)
@@ -412,6 +414,9 @@ class SweepEngine:
         self.headers.add(curve.index)
         self.progress.header(curve.entry.label, curve.index + 1, len(self.curves))
         c = curve.curve
+        if c.get("mode_requested") == "auto":
+            print(f"mode: {c['mode']} ({c.get('mode_note') or 'auto'})",
+                  file=self.progress.stream)
         for j, snr in enumerate(c["snr_db"][:curve.resumed]):
             self.progress.row(snr, c["bit_errors"][j], c["num_bits"][j], c["block_errors"][j],
                               c["num_blocks"][j], c["seconds"][j], "resumed from results.json",

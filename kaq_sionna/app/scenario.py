@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kaq_sionna.app.exec_mode import EXECUTION_MODES
 from kaq_sionna.app.refine import validate_refine
 from kaq_sionna.app.units import SEEDINGS
 from kaq_sionna.channels import SNR_TYPES
@@ -36,7 +37,9 @@ from kaq_sionna.registry.pretrained import MODEL_BY_PATH, resolve_model_path
 #: out of the fingerprint, so that finished runs still match their scenario and resume (as
 #: :func:`kaq_sionna.training.spec.spec_fingerprint` does for training scenarios).
 LATER_DEFAULTS = {
-    "link": {"coded_mimo": {"layer_mapping": "per-stream", "csi_pilots": 0}},
+    "link": {"coded_mimo": {"layer_mapping": "per-stream", "csi_pilots": 0,
+                            "decoder": "boxplus-phi"},
+             "ofdm": {"decoder": "boxplus-phi"}, "pusch": {"decoder": "boxplus-phi"}},
     "sweep": {"link_axis": {}, "error_bars": False, "refine": {}, "seeding": "per-detector",
               "paired_reference": "", "stop_when_resolved": False},
     "detector": {"quantized-llr": {"eqnet_latent": "codebooks", "eqnet_blockwise": False}},
@@ -71,7 +74,10 @@ SWEEP_KEYS = (
           min=0),
     Param("early_stop", bool, True, "skip the remaining points of a detector after a point "
           "without errors"),
-    Param("mode", str, "graph", "execution mode of the link", choices=("eager", "graph", "xla")),
+    # "graph" stays the default so that committed results keep their fingerprints; new
+    # scenarios should write mode = "auto" (kaq_sionna.app.exec_mode)
+    Param("mode", str, "graph", "execution mode of the link; auto: XLA or graph per detector "
+          "and link type, from a committed benchmark", choices=EXECUTION_MODES),
     Param("seeding", str, "per-detector", "how units are seeded: 'common' gives every detector "
           "at a point the same realizations (common random numbers, paired statistics; write "
           "it in new scenarios), 'per-detector' seeds each point from the detector index "

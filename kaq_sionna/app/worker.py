@@ -17,6 +17,7 @@ import tensorflow as tf
 from sionna.phy import config
 from sionna.phy.utils import sim_ber
 
+from kaq_sionna.app.exec_mode import compile_for_mode
 from kaq_sionna.app.scenario import RunEntry, parse_scenario
 from kaq_sionna.app.snr_range import out_of_range_warning
 from kaq_sionna.app.units import WHOLE_POINT, pack_flags
@@ -84,7 +85,9 @@ def _scenario(task):
 
 
 def cached_link(scenario, curve, mode):
-    """``(link, compiled link, warning)`` of one curve, built on first use in this process."""
+    """``(link, compiled link, warning)`` of one curve, built on first use in this process.
+    The compiled link is a :class:`kaq_sionna.app.exec_mode.CompiledLink` in the curve's
+    execution mode (``"auto"``: from a table, the same on every worker)."""
     key = (scenario.fingerprint, curve, mode)
     if key not in _LINKS:
         entry = scenario.runs[curve]
@@ -92,7 +95,9 @@ def cached_link(scenario, curve, mode):
         grid = [float(s) for s in scenario.sweep["snr_db"]]
         warning = out_of_range_warning(entry.label, entry.detector.name, entry.detector.params,
                                        link, grid)
-        _LINKS[key] = (link, compile_link(link, mode), warning)
+        fn, _, _ = compile_for_mode(link, mode, scenario.link_type, entry.detector.name,
+                                    entry.detector.params)
+        _LINKS[key] = (link, fn, warning)
     return _LINKS[key]
 
 
@@ -148,9 +153,10 @@ def run_unit(task, on_batch=None):
         else:
             reseed = task["seed"] if scenario.sweep.get("seeding") == "common" else None
             counts, seconds, status, extra = simulate_harq_point(
-                link, snr, settings, scenario.harq, on_batch, reseed)
+                link, snr, settings, scenario.harq, on_batch, reseed, compiled=mc_fun)
             out = {**counts, "seconds": seconds, "status": status, "extra": extra}
     out["warning"] = warning
+    out["mode"] = mc_fun.record()
     return out
 
 
@@ -193,11 +199,14 @@ def simulate_point(mc_fun, snr_db, settings, on_batch=None):
     return counts, seconds, status
 
 
-def simulate_harq_point(link, snr_db, settings, harq, on_batch=None, seed=None):
+def simulate_harq_point(link, snr_db, settings, harq, on_batch=None, seed=None,
+                        compiled=None):
     """One SNR point of a HARQ link: batches until the block errors after
     ``harq["target_round"]`` reach the target or ``max_mc_iter`` batches ran. A storage
-    quantizer with ``calibrate`` is fitted first; the seed is then set again, so that every
-    storage scheme at the point sees the same random draws."""
+    quantizer with ``calibrate`` is fitted first; with ``seed`` the seed is then set again, so
+    that every storage scheme at the point sees the same random draws. ``compiled`` (a
+    :class:`~kaq_sionna.app.exec_mode.CompiledLink` of ``link``) runs the statistics in its
+    execution mode; without it, in ``settings["mode"]``."""
     start = time.perf_counter()
     storage_params = {}
     if harq["calibrate"] and hasattr(link.storage, "fit"):
@@ -213,11 +222,15 @@ def simulate_harq_point(link, snr_db, settings, harq, on_batch=None, seed=None):
                       "num_blocks": st["num_codewords"]}
             on_batch(counts, i + 1, time.perf_counter() - start)
 
-    stats = link.statistics(settings["batch_size"], snr_db, num_batches=settings["max_mc_iter"],
-                            graph=settings["mode"] != "eager",
-                            jit_compile=settings["mode"] == "xla",
-                            num_target_block_errors=settings["num_target_block_errors"],
-                            target_round=harq["target_round"], callback=callback)
+    kwargs = {"num_batches": settings["max_mc_iter"],
+               "num_target_block_errors": settings["num_target_block_errors"],
+               "target_round": harq["target_round"], "callback": callback}
+    if compiled is not None:
+        stats = compiled.statistics(settings["batch_size"], snr_db, **kwargs)
+    else:
+        stats = link.statistics(settings["batch_size"], snr_db,
+                                graph=settings["mode"] != "eager",
+                                jit_compile=settings["mode"] == "xla", **kwargs)
     seconds = time.perf_counter() - start
     target_errors = stats["block_errors_per_round"][harq["target_round"] - 1]
     status = ("target block errors" if target_errors >= settings["num_target_block_errors"]

@@ -11,7 +11,8 @@ from pathlib import Path
 from kaq_sionna.core.atomic_io import atomic_write_text
 from kaq_sionna.core.provenance import git_commit
 
-__all__ = ["format_link_table", "format_table", "format_wide_table", "write_json"]
+__all__ = ["format_link_table", "format_modes_table", "format_profile_table", "format_table",
+           "format_wide_table", "write_json"]
 
 
 def _fmt_ratio(v):
@@ -87,6 +88,43 @@ def format_link_table(result):
                      f"{r['link_range_mbps'][1]:.3f}) | {r['plain_mbps']:.3f} "
                      f"({r['plain_range_mbps'][0]:.3f}-{r['plain_range_mbps'][1]:.3f}) | "
                      f"{r['ratio']:.2f} |")
+    return "\n".join(lines)
+
+
+def format_modes_table(result):
+    """Markdown table of a :func:`~kaq_sionna.app.bench.scenario_link.bench_modes` result:
+    per detector and mode, median (min-max) seconds per batch and the first call."""
+    modes = result["config"]["modes"]
+    head = "| detector | family | " + " | ".join(
+        f"{m} [s/batch] | {m} first call [s]" for m in modes) + " | xla/graph | auto (this run) |"
+    lines = [head, "|" + " --- |" * (2 + 2 * len(modes) + 2)]
+    for r in result["rows"]:
+        cells = []
+        for m in modes:
+            v = r["modes"].get(m, {})
+            if "median_s" in v:
+                cells += [f"{v['median_s']:.3f} ({v['min_s']:.3f}-{v['max_s']:.3f})",
+                          f"{v['first_call_s']:.1f}"]
+            else:
+                cells += ["fails" if "error" in v else "-", "-"]
+        ratio = r.get("xla_over_graph")
+        lines.append(f"| {r['label']} | {r['family']} | " + " | ".join(cells)
+                     + f" | {_fmt_ratio(ratio)} | {r.get('auto', '-')} |")
+    return "\n".join(lines)
+
+
+def format_profile_table(result):
+    """Markdown table of a :func:`~kaq_sionna.app.bench.scenario_link.profile_link` result:
+    each stage's share of the summed stage times, and milliseconds per batch."""
+    from kaq_sionna.app.bench.scenario_link import STAGES
+
+    lines = ["| detector | mode | " + " | ".join(STAGES) + " | sum of stages [ms] | whole link "
+             "[ms] |", "|" + " --- |" * (len(STAGES) + 4)]
+    for r in result["rows"]:
+        shares = " | ".join(f"{r['stages'][s]['share']:.1%} ({r['stages'][s]['median_s'] * 1e3:.0f})"
+                            for s in STAGES)
+        lines.append(f"| {r['label']} | {r['mode']} | {shares} | {r['sum_s'] * 1e3:.0f} | "
+                     f"{r['whole_s'] * 1e3:.0f} |")
     return "\n".join(lines)
 
 
