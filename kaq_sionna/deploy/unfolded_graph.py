@@ -47,7 +47,7 @@ import tensorflow as tf
 from kaq_sionna.deploy.real_model import input_signature, real_demap
 from kaq_sionna.detection.unfolded import MIN_GAIN, NO_INFO_VAR, ADMMNet, PGDNet
 from kaq_sionna.quantization.fake_quant import qmax
-from kaq_sionna.quantization.modes import ADAPTIVE_MODES
+from kaq_sionna.quantization.modes import ADAPTIVE_MODES, SNR_CLIP_MODES
 
 __all__ = ["SCOPES", "SITE_OPS", "UnfoldedExportGraph", "gauss_jordan_inverse"]
 
@@ -157,6 +157,9 @@ class UnfoldedExportGraph(tf.Module):
             self.tau = None if det.tau is None else det.tau.numpy().astype(np.float32)
         q = det.quantizer
         self.qmode = None if q is None or q.mode == "fp32" else q.mode
+        if self.qmode in SNR_CLIP_MODES or det.x_init != "zero":
+            raise ValueError("detectors with the fair-reference mode 'fp32-snr' or the LMMSE "
+                             "warm start are not exported (not implemented in the graph)")
         if self.qmode == "fp16":
             raise ValueError("detectors with the post-training 'fp16' activation mode are not "
                              "exported; export the fp32 model with precision 'fp16' instead")
