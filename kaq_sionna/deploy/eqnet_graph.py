@@ -60,6 +60,15 @@ def _activate(y, activation):
     return y
 
 
+def _concat_tree(xs, fan_in=4):
+    """``tf.concat(xs, -1)`` as a tree of concatenations of at most ``fan_in`` tensors:
+    XNNPACK delegates a ``CONCATENATION`` only up to a few inputs (LiteRT 2.3)."""
+    while len(xs) > 1:
+        xs = [tf.concat(xs[i:i + fan_in], -1) if len(xs[i:i + fan_in]) > 1 else xs[i]
+              for i in range(0, len(xs), fan_in)]
+    return xs[0]
+
+
 def float_tanh(x):
     r""":math:`\tanh x = 1 - 2/(1 + e^{2x})` with ``EXP``, ``ADD`` and ``DIV``.
 
@@ -129,16 +138,33 @@ class EQNetExportGraph(tf.Module):
 
     # ------------------------------------------------------------------ networks
     def _gq(self, z):
-        """g_Q: [B, latent] -> soft bits [B, num_tx, K] (Fig. 2b, branch-major batched)."""
+        r"""g_Q: [B, latent] -> soft bits [B, num_tx, K] (Fig. 2b), one dense chain per branch.
+
+        Each of the :math:`N_t K` branches is its own chain of ``tf.matmul(x, W)`` with
+        constant ``W`` [in, units]: one ``FULLY_CONNECTED`` op per branch and layer,
+        which XNNPACK runs in int8 (static filter and bias). The TF model's batched
+        form (``x [nk, B, in] @ W [nk, in, units]``) would convert to one
+        ``BATCH_MATMUL`` per layer, whose int8 version XNNPACK does not take
+        (the builtin kernel then runs it, 3.7-11.5x slower than fp32;
+        ``docs/deployment.md``, section 6). The branches' last hidden outputs are
+        concatenated once; the one-unit output layer (``float_out``) is then an
+        element-wise product with the stacked output weights and a sum per branch
+        (:math:`N_t K \cdot` width multiply-adds), in float.
+        """
         m = self.model
-        x = z[None]  # shared input of the first branch layer
-        for layer in m.gq[:-1]:
-            kern, bias = _const(layer.kernel), _const(layer.bias)
-            x = tf.nn.relu(tf.matmul(x, kern) + bias[:, None, :])  # [nk, B, units]
+        nk = m.num_tx * m.num_bits_per_symbol
+        hidden = [(_const(layer.kernel), _const(layer.bias)) for layer in m.gq[:-1]]
+        outs = []
+        for i in range(nk):
+            x = z  # the first layer's input is shared by the branches
+            for kern, bias in hidden:
+                x = tf.nn.relu(tf.matmul(x, kern[i]) + bias[i])  # [B, units]
+            outs.append(x)
+        x = _concat_tree(outs)  # [B, nk * units]
         with tf.name_scope("float_out"):  # int8 tanh output would cap |LLR| at ln(255)
-            kern, bias = _const(m.gq[-1].kernel), _const(m.gq[-1].bias)
-            x = self._tanh(tf.matmul(x, kern) + bias[:, None, :])
-            x = tf.transpose(x[..., 0])  # [B, nk]
+            kern, bias = _const(m.gq[-1].kernel), _const(m.gq[-1].bias)  # [nk, w, 1], [nk, 1]
+            x = tf.reshape(x, [-1, nk, kern.shape[1]]) * kern[None, :, :, 0]
+            x = self._tanh(tf.reduce_sum(x, -1) + bias[:, 0])  # [B, nk]
             return tf.reshape(x, [-1, m.num_tx, m.num_bits_per_symbol])
 
     def _estimation(self, y_real, h_real, s_real):
