@@ -70,8 +70,8 @@ def is_int8_node(tensor_name):
 
 
 def positive_indicator(t):
-    r""":math:`[t > 0]` as float32 with ops XNNPACK delegates: :math:`\min(\max(t, 0)
-    \cdot 2^{100}, 1)`.
+    r""":math:`[t > 0]` as float32 with ops XNNPACK delegates:
+    :math:`\mathrm{clip}(t \cdot 2^{100}, 0, 1)`.
 
     Equal to ``tf.cast(t > 0, tf.float32)`` for every :math:`t \le 0` and every
     :math:`t \ge 2^{-100}`; in between (:math:`t` below :math:`8 \cdot 10^{-31}`: a
@@ -86,7 +86,7 @@ def positive_indicator(t):
     ------
     : tf.float32, the shape of ``t``
     """
-    return tf.minimum(tf.nn.relu(t) * 2.0 ** 100, 1.0)
+    return tf.clip_by_value(t * 2.0 ** 100, 0.0, 1.0)
 
 
 def gauss_jordan_inverse(a):
@@ -259,7 +259,8 @@ class UnfoldedExportGraph(tf.Module):
         :math:`\lambda \ge 0` (both forms round the same difference :math:`|r|-\lambda`)
         and as :math:`r - \lambda\,\mathrm{sign}(r)` for a learned :math:`\lambda < 0`
         (then :math:`|r| - \lambda > 0` always), with :math:`\mathrm{sign}(r) =
-        [r > 0] - [r < 0]` from :func:`positive_indicator`. The derivative
+        \mathrm{clip}(r \cdot 2^{100}, -1, 1)` (exact unless
+        :math:`0 < |r| < 2^{-100}`, as :func:`positive_indicator`). The derivative
         :math:`[|r| > \lambda]` is :func:`positive_indicator` of :math:`|r| - \lambda`.
         ``SIGN``, ``GREATER`` and ``CAST`` (the TF model's form) run outside XNNPACK and
         split the delegated graph; int8 ``ABS`` / ``MINIMUM`` / ``MAXIMUM`` are not
@@ -271,7 +272,7 @@ class UnfoldedExportGraph(tf.Module):
             if threshold >= 0.0:
                 x = r - tf.clip_by_value(r, -threshold, threshold)
             else:
-                x = r - threshold * (positive_indicator(r) - positive_indicator(-r))
+                x = r - threshold * tf.clip_by_value(r * 2.0 ** 100, -1.0, 1.0)
             slope = positive_indicator(tf.abs(r) - threshold)
             if self.prox_kind == "box":
                 slope = slope * positive_indicator(self.grid_max - tf.abs(x))
