@@ -19,6 +19,13 @@ EQ-Net's ``[Re vec(H), Im vec(H)]`` inside the graph), ``atanh`` by ``log``,
 and the codebook's nearest-level search by a count of exceeded thresholds
 (as :class:`~kaq_sionna.softbits.codebook.FeatureCodebook` does).
 
+:math:`g_Q`'s branches are written as one dense chain each (one
+``FULLY_CONNECTED`` op per branch and layer, constant weights), not as the TF
+model's batched product per layer: XNNPACK runs an int8 ``FULLY_CONNECTED`` with
+static weights with its int8 kernels, but not an int8 ``BATCH_MATMUL``, which
+the builtin kernel then ran 3.7-11.5x slower than fp32 (``docs/deployment.md``,
+section 6). The whole estimation export is one XNNPACK partition.
+
 In an int8 export only the hidden dense layers (scope ``network``) are
 quantized. In float stay: the LLR <-> soft-bit conversions (``tanh``, ``log``,
 clipping to ``llr_max``; scope ``soft_output``); the codebook comparison and

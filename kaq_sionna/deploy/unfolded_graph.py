@@ -19,7 +19,17 @@ but only with operations that TFLite has as builtins:
 * ``tf.linalg.diag_part`` -> a masked sum; ``atanh`` / ``logsumexp`` -> ``LOG``,
   ``EXP``, ``REDUCE_MAX``, ``SUM``;
 * Sionna's complex :class:`~sionna.phy.mapping.Demapper` ->
-  :func:`~kaq_sionna.deploy.real_model.real_demap`.
+  :func:`~kaq_sionna.deploy.real_model.real_demap`;
+* ops that LiteRT's XNNPACK delegate does not take, and which would split the
+  delegated graph into partitions joined by the builtin kernels (``SIGN``,
+  ``GREATER``, ``CAST``, ``SELECT_V2``, ``ZEROS_LIKE``, ``SHAPE`` / ``FILL``,
+  axis-dropping slices) -> clips, products with 0/1 indicators
+  (:func:`positive_indicator`), ``PAD`` and ``RESHAPE``, with the same values
+  (see :meth:`UnfoldedExportGraph._prox`).
+
+The products with :math:`\mathbf H` multiply two run-time tensors. They cannot
+become static-weight ``FULLY_CONNECTED`` layers, and XNNPACK does not take their
+int8 ``BATCH_MATMUL`` (``docs/deployment.md``, section 6.4).
 
 Quantization sites (:math:`\mathbf x^{(k)}`, and :math:`\mathbf r^{(k)}` with
 ``quantize_intermediate``) are written in one of two ways (``site_ops``):
