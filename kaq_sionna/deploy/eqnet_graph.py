@@ -123,6 +123,11 @@ class EQNetExportGraph(tf.Module):
             raise TypeError(f"expected an EQNet, found {type(model).__name__}")
         if part not in EQNET_PARTS:
             raise ValueError(f"part must be one of {EQNET_PARTS}, found {part!r}")
+        if part == "estimation" and model.estimation_inputs != "raw":
+            # the graph below is f_E on (y, H, sigma); an LMMSE front end is not written
+            raise ValueError(f"part 'estimation' exports models with estimation_inputs='raw' "
+                             f"only; this model's f_E takes {model.estimation_inputs!r} "
+                             f"inputs (parts 'encoder' and 'decoder' do not depend on it)")
         if part != "estimation" and model.codebook is None:
             raise ValueError(f"part {part!r} needs a model with trained codebooks")
         self.model, self.part = model, part
