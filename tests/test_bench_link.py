@@ -101,3 +101,5 @@ def test_bench_link_options_fail_clearly(tmp_path, capsys):
     assert main(["bench", "link", _write(tmp_path), "--detectors", "nope"]) == 2
     assert "expected labels among lmmse, kbest" in capsys.readouterr().err
     assert main(["bench", "detectors", _write(tmp_path)]) == 2
+    assert main(["bench", "link", _write(tmp_path), "--threads", "1,all"]) == 2
+    assert "one positive integer" in capsys.readouterr().err

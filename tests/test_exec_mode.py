@@ -88,10 +88,10 @@ def test_scenarios_accept_auto_and_keep_graph_as_default():
 
 
 def test_the_hint_table_is_what_the_committed_benchmarks_say(root):
-    """AUTO_HINTS must be hints_from_bench of the committed results/bench/modes*.json."""
-    results = [json.loads(p.read_text()) for p in sorted((root / "results/bench").glob(
-        "modes*.json"))]
-    assert results, "no committed results/bench/modes*.json"
+    """AUTO_HINTS must be hints_from_bench of the committed results/bench/modes/*.json."""
+    results = [json.loads(p.read_text()) for p in sorted((root / "results/bench/modes").glob(
+        "*.json"))]
+    assert results, "no committed results/bench/modes/*.json"
     assert AUTO_HINTS == hints_from_bench(results)
 
 

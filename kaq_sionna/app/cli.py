@@ -423,6 +423,7 @@ def _cmd_bench_detectors(args):
     except ValueError:
         raise UserError(f"--batch-sizes: expected comma-separated integers, found "
                         f"{args.batch_sizes!r}") from None
+    args.thread_settings = args.thread_settings or "1,all"
     threads = [t.strip() for t in args.thread_settings.split(",") if t.strip()]
     if not batches or min(batches) < 1:
         raise UserError("--batch-sizes: expected positive integers")
@@ -486,6 +487,11 @@ def _cmd_bench(args):
             check_writable(args.json, "--json")
         except OSError as err:
             raise UserError(str(err)) from None
+    if args.thread_settings is not None:
+        if not (args.thread_settings.isdigit() and int(args.thread_settings) > 0):
+            raise UserError(f"--threads: expected one positive integer for bench link, found "
+                            f"{args.thread_settings!r}")
+        _set_threads(int(args.thread_settings))
     if args.scenario is not None:
         result = _bench_scenario_link(args, modes)
     elif args.profile or args.detectors or args.snr_db is not None:
@@ -496,6 +502,7 @@ def _cmd_bench(args):
                             modes=modes, stream=sys.stdout)
         print("\n" + format_link_table(result))
     result["command"] = "kaq-sionna " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    result["config"]["threads"] = args.thread_settings or "TensorFlow default"
     if args.json:
         write_json(args.json, result)
         print(f"\nwrote {args.json}")
@@ -733,9 +740,10 @@ def build_parser():
                        "with a SCENARIO graph,xla, with --profile graph)")
     bench.add_argument("--batch-sizes", default="1,16,8192",
                        help="detectors: channel uses per call")
-    bench.add_argument("--threads", dest="thread_settings", default="1,all",
+    bench.add_argument("--threads", dest="thread_settings", default=None,
                        help="detectors: thread settings, comma-separated integers or 'all' "
-                       "(each runs in its own worker process)")
+                       "(each runs in its own worker process; default 1,all); link: one "
+                       "integer, TensorFlow's intra/inter-op threads (default: TensorFlow's)")
     bench.add_argument("--system", default="4x4-16qam",
                        help="detectors: <ntx>x<nrx>-<M>qam of the shipped models to use")
     bench.add_argument("--models", default=None,

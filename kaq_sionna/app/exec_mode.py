@@ -2,7 +2,7 @@
 
 ``"auto"`` runs each curve in the faster of XLA and graph mode for its link type and
 detector family, read from :data:`AUTO_HINTS`, a table derived from a committed benchmark
-(``results/bench/modes.json``, ``kaq-sionna bench link SCENARIO --modes graph,xla``,
+(``results/bench/modes/*.json``, ``kaq-sionna bench link SCENARIO --modes graph,xla``,
 docs/performance.md "Execution modes"). The choice is a table lookup, never a timing made
 during the run: every machine and every worker process of a distributed sweep makes the same
 choice, so a sweep gives the same counts however it is run. A link that XLA cannot compile
@@ -36,38 +36,38 @@ XLA_MARGIN = 0.9
 AUTO_DEFAULT = "graph"
 
 #: (link type, detector family) -> "xla" | "graph": :func:`hints_from_bench` of the committed
-#: results/bench/modes*.json (tests/test_exec_mode.py checks that they agree), measured with
-#: ``kaq-sionna bench link scenarios/bench/modes_<link>.toml --json results/bench/modes-....json``;
-#: see docs/performance.md, "Execution modes".
+#: results/bench/modes/*.json, pooled over runs at different machine loads and thread counts
+#: (tests/test_exec_mode.py checks that they agree), measured with ``kaq-sionna bench link
+#: scenarios/bench/modes_<link>.toml --json ...``; see docs/performance.md, "Execution modes".
 AUTO_HINTS = {
     ("coded_mimo", "admmnet"): "graph",
     ("coded_mimo", "ep"): "graph",
-    ("coded_mimo", "eqnet"): "xla",
+    ("coded_mimo", "eqnet"): "graph",
     ("coded_mimo", "kbest"): "xla",
     ("coded_mimo", "lmmse"): "xla",
     ("coded_mimo", "ml"): "xla",
-    ("coded_mimo", "mmse-pic"): "xla",
+    ("coded_mimo", "mmse-pic"): "graph",
     ("coded_mimo", "mmse-sic"): "xla",
-    ("coded_mimo", "pgdnet"): "xla",
-    ("coded_mimo", "quantized-llr/lmmse"): "xla",
+    ("coded_mimo", "pgdnet"): "graph",
+    ("coded_mimo", "quantized-llr/lmmse"): "graph",
     ("coded_mimo", "quantized-llr/ml"): "xla",
     ("coded_mimo", "quantized-llr/mmse-sic"): "xla",
     ("coded_mimo", "sdnet"): "graph",
-    ("coded_mimo", "zf"): "xla",
-    ("coded_mimo", "zf-sic"): "xla",
+    ("coded_mimo", "zf"): "graph",
+    ("coded_mimo", "zf-sic"): "graph",
     ("ofdm", "admmnet"): "graph",
     ("ofdm", "ep"): "graph",
-    ("ofdm", "eqnet"): "graph",
+    ("ofdm", "eqnet"): "xla",
     ("ofdm", "kbest"): "xla",
     ("ofdm", "lmmse"): "xla",
     ("ofdm", "mmse-sic"): "xla",
-    ("ofdm", "pgdnet"): "xla",
-    ("ofdm", "quantized-llr/mmse-sic"): "graph",
+    ("ofdm", "pgdnet"): "graph",
+    ("ofdm", "quantized-llr/mmse-sic"): "xla",
     ("pusch", "admmnet"): "graph",
     ("pusch", "ep"): "graph",
     ("pusch", "kbest"): "xla",
-    ("pusch", "lmmse"): "xla",
-    ("pusch", "mmse-sic"): "xla",
+    ("pusch", "lmmse"): "graph",
+    ("pusch", "mmse-sic"): "graph",
     ("pusch", "pgdnet"): "xla",
 }
 
@@ -119,11 +119,11 @@ def auto_mode(link_type, family):
     """
     hint = AUTO_HINTS.get((link_type, family))
     if hint is not None:
-        return hint, f"auto: {hint} for {family} on {link_type} (results/bench/modes*.json)"
+        return hint, f"auto: {hint} for {family} on {link_type} (results/bench/modes/*.json)"
     hint = AUTO_HINTS.get(("coded_mimo", family))
     if hint is not None:
         return hint, (f"auto: {hint} for {family} (measured on coded_mimo, not on {link_type}; "
-                      "results/bench/modes*.json)")
+                      "results/bench/modes/*.json)")
     return AUTO_DEFAULT, f"auto: no benchmark hint for {family}, {AUTO_DEFAULT} mode"
 
 
@@ -139,7 +139,7 @@ def hints_from_bench(results, margin=XLA_MARGIN):
     -----
     results : list of dict
         :func:`kaq_sionna.app.bench.scenario_link.bench_modes` results (e.g. the committed
-        ``results/bench/modes*.json``).
+        ``results/bench/modes/*.json``).
 
     Output
     ------

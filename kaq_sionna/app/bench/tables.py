@@ -11,7 +11,8 @@ from pathlib import Path
 from kaq_sionna.core.atomic_io import atomic_write_text
 from kaq_sionna.core.provenance import git_commit
 
-__all__ = ["format_link_table", "format_modes_table", "format_profile_table", "format_table",
+__all__ = ["format_link_table", "format_modes_summary", "format_modes_table",
+           "format_profile_table", "format_table",
            "format_wide_table", "write_json"]
 
 
@@ -135,9 +136,49 @@ def write_json(path, result):
     atomic_write_text(path, json.dumps(result, indent=2) + "\n")
 
 
+def format_modes_summary(results, names=None):
+    """Markdown table of several ``bench link SCENARIO`` mode results together: per (link
+    type, detector family), the XLA / graph ratio of every row in every run, their geometric
+    mean and the mode ``"auto"`` takes from them
+    (:func:`kaq_sionna.app.exec_mode.hints_from_bench`)."""
+    import math
+
+    from kaq_sionna.app.exec_mode import hints_from_bench
+
+    names = names or [f"run {i + 1}" for i in range(len(results))]
+    ratios = {}
+    for name, result in zip(names, results, strict=True):
+        for row in result["rows"]:
+            xla = row["modes"].get("xla", {})
+            value = "fails" if "error" in xla else row.get("xla_over_graph")
+            if value is not None:
+                ratios.setdefault((row["link_type"], row["family"]), []).append(
+                    (name, row["label"], value))
+    hints = hints_from_bench(results)
+    lines = ["| link | family | xla / graph (row, run) | geometric mean | auto |",
+             "| --- | --- | --- | --- | --- |"]
+    for key in sorted(ratios):
+        cells = ratios[key]
+        numbers = [v for _, _, v in cells if v != "fails"]
+        gm = "-" if len(numbers) < len(cells) else f"{math.exp(sum(map(math.log, numbers)) / len(numbers)):.2f}"
+        shown = ", ".join(f"{v if v == 'fails' else f'{v:.2f}'} ("
+                          + ("" if label == key[1] else f"{label}, ") + f"{name})"
+                          for name, label, v in cells)
+        lines.append(f"| {key[0]} | {key[1]} | {shown} | {gm} | {hints[key]} |")
+    return "\n".join(lines)
+
+
 def _main(argv):
-    """Prints the wide tables of the detector-benchmark result in the JSON file ``argv[0]``."""
-    result = json.loads(Path(argv[0]).read_text())
+    """Prints the wide tables of the detector-benchmark result in the JSON file ``argv[0]``;
+    given ``bench link SCENARIO`` mode results, their summary (:func:`format_modes_summary`),
+    the runs named after their files."""
+    results = [json.loads(Path(a).read_text()) for a in argv]
+    if all(r.get("benchmark") == "link-modes" for r in results):
+        print(format_modes_summary(results, [Path(a).stem.removeprefix(
+            r["config"]["link_type"].replace("_", "-") + "-") for a, r in zip(argv, results,
+                                                                              strict=True)]))
+        return
+    result = results[0]
     for t in result["config"]["thread_values"]:
         print(format_wide_table(result, t) + "\n")
 
