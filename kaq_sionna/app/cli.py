@@ -617,6 +617,18 @@ def _cmd_report(args):
     return run_report(args.name, args.options)
 
 
+def _add_execution_args(parser):
+    """``--workers``, ``--scheduler`` and ``--threads-per-worker`` (where the units run)."""
+    parser.add_argument("--workers", type=int, default=0,
+                        help="run on a local Dask cluster of N worker processes (0: in this "
+                        "process); the counts equal a serial run's (docs/distributed.md)")
+    parser.add_argument("--scheduler", default=None,
+                        help="run on an existing Dask cluster: scheduler address "
+                        "(tcp://host:8786) or scheduler file")
+    parser.add_argument("--threads-per-worker", type=int, default=1,
+                        help="TensorFlow threads in each Dask worker (default 1)")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="kaq-sionna",
@@ -631,14 +643,7 @@ def build_parser():
                      help="discard results already in the output directory")
     run.add_argument("--threads", type=int, default=0,
                      help="TensorFlow intra/inter-op threads (0: TensorFlow's default)")
-    run.add_argument("--workers", type=int, default=0,
-                     help="run on a local Dask cluster of N worker processes (0: in this "
-                     "process); the counts equal a serial run's (docs/distributed.md)")
-    run.add_argument("--scheduler", default=None,
-                     help="run on an existing Dask cluster: scheduler address "
-                     "(tcp://host:8786) or scheduler file")
-    run.add_argument("--threads-per-worker", type=int, default=1,
-                     help="TensorFlow threads in each Dask worker (default 1)")
+    _add_execution_args(run)
     run.set_defaults(func=_cmd_run)
 
     rp = sub.add_parser("reproduce", help="re-simulate the scenario a results.json records and "
@@ -682,14 +687,7 @@ def build_parser():
     hm.add_argument("--restart", action="store_true", help="discard existing sweep results")
     hm.add_argument("--threads", type=int, default=0,
                     help="TensorFlow intra/inter-op threads (0: TensorFlow's default)")
-    hm.add_argument("--workers", type=int, default=0,
-                     help="run on a local Dask cluster of N worker processes (0: in this "
-                     "process); the counts equal a serial run's (docs/distributed.md)")
-    hm.add_argument("--scheduler", default=None,
-                     help="run on an existing Dask cluster: scheduler address "
-                     "(tcp://host:8786) or scheduler file")
-    hm.add_argument("--threads-per-worker", type=int, default=1,
-                     help="TensorFlow threads in each Dask worker (default 1)")
+    _add_execution_args(hm)
 
     hm.add_argument("--results-dir", default="results", help="where the sweeps of the "
                     "scenarios go (<results-dir>/<scenario name>[-quick])")
