@@ -85,18 +85,15 @@ class SweepEngine:
     out_dir : str | Path
     progress : kaq_sionna.app.sweep._Progress-like
         ``header(label, index, total)`` and ``row(...)``.
-    threads : int
-        TensorFlow threads of an in-process run, passed with each task.
     """
 
-    def __init__(self, scenario, doc, settings, executor, out_dir, progress, threads=0):
+    def __init__(self, scenario, doc, settings, executor, out_dir, progress):
         self.scenario = scenario
         self.doc = doc
         self.settings = settings
         self.executor = executor
         self.out_dir = Path(out_dir)
         self.progress = progress
-        self.threads = threads
         self.grid = [float(s) for s in settings["snr_db"]]
         self.common = scenario.sweep.get("seeding") == "common"
         self.chunked = self.common and scenario.harq is None
@@ -119,7 +116,7 @@ class SweepEngine:
                           unit.snr_index)
 
     def _submit(self, unit, tally):
-        task = make_task(self.scenario, unit, self.settings, self.seed(unit), self.threads)
+        task = make_task(self.scenario, unit, self.settings, self.seed(unit))
         self.outstanding[self.executor.submit(task)] = unit
         tally.submitted += 1
 
@@ -161,9 +158,7 @@ class SweepEngine:
         """Block errors of a tally that the early-stop rule counts (HARQ: the target round's)."""
         if self.scenario.harq is not None and tally.extra:
             return tally.extra["block_errors_per_round"][self.scenario.harq["target_round"] - 1]
-        if tally.unit.chunk == WHOLE_POINT and not tally.final:
-            return 0
-        return tally.counts["block_errors"]
+        return tally.counts["block_errors"]  # 0 for a whole point until it is merged
 
     def _fill(self):
         window = self.executor.capacity
@@ -194,12 +189,7 @@ class SweepEngine:
         curve = self.curves[unit.curve]
         if error is not None:
             self._cancel(list(self.outstanding))
-            if isinstance(error, PASSED_THROUGH):  # a bad model or parameter: the user's error
-                raise error
-            where = f"{curve.entry.label} at {unit.snr_db:g} dB"
-            if unit.chunk != WHOLE_POINT:
-                where += f" (chunk {unit.chunk})"
-            raise UnitFailed(f"{where}: {type(error).__name__}: {error}") from error
+            self._raise(unit, error)
         if "mode" in result and "mode" not in curve.curve:  # the execution mode it ran in
             curve.curve.update(result["mode"])
         warning = result.get("warning")
@@ -210,6 +200,16 @@ class SweepEngine:
         if tally is None or tally.final:
             return  # beyond the stopping point: discarded
         tally.results[max(unit.chunk, 0)] = result
+
+    def _raise(self, unit, error):
+        """Raises the error of a unit: as it is if it is the user's to fix (a bad model or
+        parameter, out of memory), else as :class:`UnitFailed` naming the curve and point."""
+        if isinstance(error, PASSED_THROUGH):
+            raise error
+        where = f"{self.curves[unit.curve].entry.label} at {unit.snr_db:g} dB"
+        if unit.chunk != WHOLE_POINT:
+            where += f" (chunk {unit.chunk})"
+        raise UnitFailed(f"{where}: {type(error).__name__}: {error}") from error
 
     def _advance(self):
         """Merges received chunks (repeating while a merge unblocks another curve's paired
@@ -277,20 +277,25 @@ class SweepEngine:
                 out[i] = ref
         return out
 
-    def _reference_flags(self, curve_index, snr_index, chunk):
-        """The reference curve's error flags of one chunk, `None` if it never simulates that
-        chunk, or :data:`WAIT` if that is not known yet."""
+    def _reference_prefix(self, curve_index, snr_index, chunks):
+        """The reference curve's error flags of its first ``chunks`` chunks at a point (fewer if
+        its point stopped earlier, none if it never simulates the point), or :data:`WAIT` while
+        that is not known yet."""
         ref = self.curves[self.reference[curve_index]]
         packed = self.blocks.get((ref.index, float(self.grid[snr_index])))
         tally = ref.finished.get(snr_index) or ref.tallies.get(snr_index)
         if packed is not None:
-            return _chunk_of(unpack_flags(packed), chunk, packed["n"] // max(packed["chunks"], 1))
-        if tally is not None and (tally.final or tally.merged > chunk):
-            flags = tally.block_flags()
-            return _chunk_of(flags, chunk, len(flags) // max(tally.merged, 1))
-        if ref.done or snr_index < ref.next_index:
-            return None  # the reference stopped before this point (or has no flags stored)
-        return WAIT
+            flags, merged = unpack_flags(packed), packed["chunks"]
+        elif tally is not None:
+            if not (tally.final or tally.merged >= chunks):
+                return WAIT
+            flags, merged = tally.block_flags(), tally.merged
+        elif ref.done or snr_index < ref.next_index:
+            return np.zeros(0, bool)  # stopped before this point (or has no flags stored)
+        else:
+            return WAIT
+        per_chunk = len(flags) // max(merged, 1)
+        return flags[:per_chunk * min(chunks, merged)]
 
     def _resolved_rule(self, curve):
         if not self.stop_when_resolved or curve.index not in self.reference:
@@ -298,19 +303,12 @@ class SweepEngine:
         from kaq_sionna.app.paired import paired_difference
 
         def rule(tally, chunk):
-            own = tally.block_flags()
-            ref = []
-            for k in range(chunk + 1):
-                flags = self._reference_flags(curve.index, tally.unit.snr_index, k)
-                if flags is WAIT:
-                    return WAIT
-                if flags is None:
-                    break
-                ref.append(flags)
-            if not ref:
+            ref = self._reference_prefix(curve.index, tally.unit.snr_index, chunk + 1)
+            if ref is WAIT:
+                return WAIT
+            if not len(ref):
                 return False
-            ref = np.concatenate(ref)
-            c = compare_flags(own, ref)
+            c = compare_flags(tally.block_flags(), ref)
             return paired_difference(c["only_detector"], c["only_reference"],
                                      c["num_blocks"])[3]
         return rule
@@ -357,7 +355,7 @@ class SweepEngine:
                         for j, k in enumerate(keys)})
             atomic_write_bytes(self.out_dir / BLOCKS_FILE, buf.getvalue())
             self.doc["paired"] = self.paired()
-        self.doc["complete"] = all(c["done"] for c in self.doc["curves"])
+        self.doc["complete"] = self.doc_complete()
         plot = final or time.monotonic() - self.plotted >= PLOT_INTERVAL
         write_all(self.out_dir, self.doc, plot=plot)
         if plot:
@@ -388,11 +386,8 @@ class SweepEngine:
                 unit = self.outstanding.pop(handle, None)
                 if unit is None:
                     continue
-                if isinstance(error, PASSED_THROUGH):
-                    raise error
                 if error is not None:
-                    raise UnitFailed(f"{curve.entry.label} at {snr_db:g} dB: "
-                                     f"{type(error).__name__}: {error}") from error
+                    self._raise(unit, error)
                 tally.results[max(unit.chunk, 0)] = result
                 tally.merge(self.settings)
         finally:
@@ -435,13 +430,6 @@ class SweepEngine:
         c = tally.counts
         self.progress.row(snr, c["bit_errors"], c["num_bits"], c["block_errors"],
                           c["num_blocks"], tally.seconds, status, final=True)
-
-
-def _chunk_of(flags, chunk, per_chunk):
-    """Flags of chunk ``chunk`` (``per_chunk`` blocks each), `None` past the end."""
-    if per_chunk <= 0 or (chunk + 1) * per_chunk > len(flags):
-        return None
-    return flags[chunk * per_chunk:(chunk + 1) * per_chunk]
 
 
 __all__ = ["SweepEngine", "BLOCKS_FILE"]

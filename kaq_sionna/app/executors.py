@@ -73,7 +73,7 @@ class InProcessExecutor:
             def report(counts, iterations, seconds):
                 self.on_batch(task, counts, iterations, seconds)
         try:
-            return handle, run_unit(task, report), None
+            return handle, run_unit({**task, "threads": self.threads}, report), None
         except Exception as err:  # noqa: BLE001  (reported with the unit by the engine)
             return handle, None, err
 

@@ -179,11 +179,11 @@ def run_memory_study(scenario_paths=DEFAULT_SCENARIOS, out_dir="results/harq-mem
                                 "no [harq] section", sc.path)
     measured, schemes, rounds_only = [], {}, []
     docs = []
+    res_dirs = [Path(results_dir) / (sc.name + ("-quick" if quick else "")) for sc in scenarios]
     executor = make_executor(workers, scheduler, threads_per_worker, threads) \
         if simulate else None
     try:
-        for sc in scenarios:
-            res_dir = Path(results_dir) / (sc.name + ("-quick" if quick else ""))
+        for sc, res_dir in zip(scenarios, res_dirs, strict=True):
             if simulate:
                 docs.append(run_sweep(sc, res_dir, quick=quick, restart=restart, stream=stream,
                                       command=command + f"  # sweep of {sc.path}",
@@ -197,8 +197,7 @@ def run_memory_study(scenario_paths=DEFAULT_SCENARIOS, out_dir="results/harq-mem
     finally:
         if executor is not None:
             executor.close()
-    for sc, doc in zip(scenarios, docs, strict=True):
-        res_dir = Path(results_dir) / (sc.name + ("-quick" if quick else ""))
+    for sc, res_dir, doc in zip(scenarios, res_dirs, docs, strict=True):
         measured.append({"scenario": sc.name, "results": str(res_dir / "results.json"),
                          "complete": doc.get("complete", False),
                          "target_round": sc.harq["target_round"],

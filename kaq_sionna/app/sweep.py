@@ -220,7 +220,7 @@ def run_sweep(scenario, out_dir, quick=False, restart=False, command="", stream=
                                  on_batch=_batch_progress(progress))
     try:
         doc["execution"] = executor.describe()
-        engine = SweepEngine(scenario, doc, settings, executor, out_dir, progress, threads)
+        engine = SweepEngine(scenario, doc, settings, executor, out_dir, progress)
         with _sigterm_as_interrupt():
             try:
                 finished = engine.run_grid(max_points)

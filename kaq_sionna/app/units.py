@@ -71,8 +71,8 @@ class PointTally:
     """The chunks of one SNR point of one curve, merged in chunk order.
 
     ``results`` holds received, not yet merged chunk results (``{chunk: result}``); ``counts``
-    the sums over the merged chunks; ``blocks`` the per-block error flags of each merged chunk
-    (``"common"`` seeding, for the paired statistics); ``status`` the stopping reason once the
+    the sums over the merged chunks; ``blocks`` the per-block error flags (bool arrays) of each
+    merged chunk (``"common"`` seeding, for the paired statistics); ``status`` the stopping reason once the
     point is finished (then nothing more is merged).
     """
 
@@ -142,7 +142,7 @@ class PointTally:
             self.counts[key] += int(result[key])
         self.seconds += float(result["seconds"])
         if "blocks" in result:
-            self.blocks.append(result["blocks"])
+            self.blocks.append(unpack_flags(result["blocks"]))
 
     def _remove(self, result):
         for key in self.counts:
@@ -184,7 +184,7 @@ class PointTally:
         """Per-block error flags of the merged chunks, concatenated (bool array)."""
         if not self.blocks:
             return np.zeros(0, bool)
-        return np.concatenate([unpack_flags(b) for b in self.blocks])
+        return np.concatenate(self.blocks)
 
 
 def pack_flags(flags):

@@ -56,17 +56,17 @@ def build_scenario_link(scenario, entry):
     return build_harq_link(link, scenario.harq, run.storage)
 
 
-def make_task(scenario, unit, settings, seed, threads=0):
+def make_task(scenario, unit, settings, seed):
     """The plain-dict description of ``unit`` (a :class:`~kaq_sionna.app.units.Unit`) that
-    :func:`run_unit` runs; ``seed`` is the unit's seed, ``threads`` TensorFlow's intra/inter-op
-    threads in the worker (0: TensorFlow's default)."""
+    :func:`run_unit` runs; ``seed`` is the unit's seed. The executor adds ``"threads"``, its
+    TensorFlow intra/inter-op threads per process (0: TensorFlow's default)."""
     keys = ("batch_size", "max_mc_iter", "num_target_block_errors", "num_target_bit_errors",
             "mode")
     return {"scenario": scenario.raw, "where": scenario.path,
             "fingerprint": scenario.fingerprint,
             "search_dirs": [str(d.resolve()) for d in plugins.search_dirs()],
             "curve": unit.curve, "snr_db": float(unit.snr_db), "snr_index": unit.snr_index,
-            "chunk": unit.chunk, "seed": int(seed), "threads": int(threads),
+            "chunk": unit.chunk, "seed": int(seed),
             "settings": {k: settings[k] for k in keys}}
 
 
