@@ -1,7 +1,8 @@
 """Execution mode of a sweep's link: ``[sweep] mode`` = eager, graph, xla or auto.
 
-``"auto"`` runs each curve in the faster of XLA and graph mode for its link type and
-detector family, read from :data:`AUTO_HINTS`, a table derived from a committed benchmark
+``"auto"`` runs a curve in XLA where XLA was faster than graph mode for its link type and
+detector family under every measured condition, else in graph mode. The choice is read from
+:data:`AUTO_HINTS`, a table derived from a committed benchmark
 (``results/bench/modes/*.json``, ``kaq-sionna bench link SCENARIO --modes graph,xla``,
 docs/performance.md "Execution modes"). The choice is a table lookup, never a timing made
 during the run: every machine and every worker process of a distributed sweep makes the same
@@ -113,8 +114,8 @@ def auto_mode(link_type, family):
     (:func:`detector_family`): "xla" or "graph", from :data:`AUTO_HINTS`.
 
     A family measured on ``coded_mimo`` only takes that hint on the other link types too
-    (the detector's graph is the same; of the families measured on several links, all but
-    two gave the same answer, docs/performance.md); a family measured nowhere runs in
+    (the detector's graph is the same, and every family measured on several links got the
+    same answer on all of them, docs/performance.md); a family measured nowhere runs in
     :data:`AUTO_DEFAULT` mode.
     """
     hint = AUTO_HINTS.get((link_type, family))
