@@ -31,6 +31,14 @@ def test_int8_export_of_quantized_models_agrees_with_tf(name):
     assert report["ops"]["int8"].get("BATCH_MATMUL", 0) >= 1
     assert report["ops"]["int8"].get("QUANTIZE", 0) >= target.model.num_layers
     assert report["memory"]["weights_bytes"] > 0
+    # restructured for XNNPACK: no SIGN / GREATER / CAST / SELECT_V2 / ZEROS_LIKE, and the
+    # int8 ops left to the builtin kernels are the products of two run-time tensors (and,
+    # for a static 4-bit step, the clip that the converter gives the site's int8 scale)
+    ops = {op for by_type in report["ops"].values() for op in by_type}
+    assert not ops & {"SIGN", "GREATER", "CAST", "SELECT_V2", "ZEROS_LIKE"}, ops
+    allowed = {"BATCH_MATMUL"} | ({"MINIMUM", "MAXIMUM"} if "qatmse4" in name else set())
+    assert set(report["delegation"]["undelegated"].get("int8", {})) <= allowed, \
+        report["delegation"]
 
 
 def test_int8_sites_have_the_learned_step_as_scale():
@@ -57,16 +65,71 @@ def test_float_exports_agree_closely(name, precision):
     assert "int8" not in report["ops"]
 
 
+@pytest.mark.parametrize("name,precision", [("pgdnet-fp32-16x16-16qam", "fp32"),
+                                            ("admmnet-kaq4-16x16-16qam", "fp32")])
+def test_16x16_float_exports_agree_closely(name, precision):
+    # the 16x16 models have learned thresholds lambda_k < 0 (the prox rewrite covers both signs)
+    target, _, content = export_model(name, precision)
+    assert (target.model.lam.numpy() < 0).any()
+    report = check_export(target, content, precision, num_samples=200, seed=7)
+    assert report["passed"], report["outputs"]
+
+
 def test_eqnet_parts_export(tmp_path):
     est = ExportTarget("eqnet-l-2x2-64qam", "estimation")
     _, _, content = export_model(est.name, "int8", target=est, calibration_samples=128)
-    assert check_export(est, content, "int8", **CHECK)["passed"]
+    report = check_export(est, content, "int8", **CHECK)
+    assert report["passed"]
+    # g_Q as one int8 FULLY_CONNECTED per branch and layer (static weights): no
+    # BATCH_MATMUL, and the whole model is one XNNPACK partition
+    m = est.model
+    num_branches = m.num_tx * m.num_bits_per_symbol
+    assert "BATCH_MATMUL" not in {op for ops in report["ops"].values() for op in ops}
+    assert report["ops"]["int8"]["FULLY_CONNECTED"] >= num_branches * m.num_hidden
+    assert report["delegation"]["partitions"] == 1
+    assert report["delegation"]["undelegated"] == {}
     enc = ExportTarget("eqnet-l-2x2-64qam", "encoder")
     _, _, content = export_model(enc.name, "fp32", target=enc)
     report = check_export(enc, content, "fp32", num_samples=200, seed=5)
     assert report["passed"] and report["outputs"]["codes"]["agreement"] >= 0.999
     model = LiteRTModel(content)
     assert model.input_names == ["llr"] and set(model.output_names) == {"codes", "z"}
+
+
+@pytest.mark.parametrize("prox", ["soft", "box"])
+def test_export_prox_equals_the_tf_prox(prox):
+    # r - clip(r, -lam, lam) (lam >= 0) and r - lam sign(r) (lam < 0) are the soft threshold
+    # sign(r) relu(|r| - lam) bit for bit; the slopes are [|r| > lam] (and [|x| < a_max])
+    from types import SimpleNamespace
+
+    from kaq_sionna.deploy.unfolded_graph import UnfoldedExportGraph, positive_indicator
+    from kaq_sionna.detection.unfolded import soft_threshold
+
+    rng = np.random.default_rng(3)
+    graph = SimpleNamespace(prox_kind=prox, grid_max=3.0)
+    for lam in (0.37, -0.21, 0.0):
+        lam32 = np.float32(lam)
+        r = np.concatenate([rng.normal(scale=2.0, size=2000), [lam32, -lam32, 0.0, 3.37, -3.37],
+                            np.nextafter(lam32, [np.inf, -np.inf])]).astype(np.float32)
+        r = tf.constant(r)
+        x, slope = UnfoldedExportGraph._prox(graph, r, lam32)
+        ref = soft_threshold(r, lam32)
+        ref_slope = tf.cast(tf.abs(r) > lam32, tf.float32)
+        if prox == "box":
+            ref_slope = ref_slope * tf.cast(tf.abs(ref) < 3.0, tf.float32)
+            ref = tf.clip_by_value(ref, -3.0, 3.0)
+        np.testing.assert_array_equal(x.numpy(), ref.numpy())
+        np.testing.assert_array_equal(slope.numpy(), ref_slope.numpy())
+    t = tf.constant([-1.0, -1e-30, 0.0, 2.0 ** -100, 1e-20, 1.0, 1e30], tf.float32)
+    np.testing.assert_array_equal(positive_indicator(t).numpy(), [0, 0, 0, 1, 1, 1, 1])
+
+
+def test_eqnet_with_lmmse_inputs_is_refused_for_estimation():
+    # the export graph has no LMMSE front end: it used to write a model that failed its
+    # check (hard-decision agreement 0.53), now it refuses with the reason
+    target = ExportTarget("eqnet-l-2x2-64qam-lmmse-inputs", "estimation")
+    with pytest.raises(ValueError, match="estimation_inputs='raw'"):
+        target.graph("fp32")
 
 
 def test_gauss_jordan_inverse_and_real_demapper():

@@ -114,7 +114,7 @@ def graph():
 def test_the_graph_is_read(graph):
     # guards the parser: known edges must be found, including imports inside functions
     assert "kaq_sionna.core.params" in graph["kaq_sionna.registry.detectors"]
-    assert "links.registry" in graph["kaq_sionna.app.sweep"]
+    assert "links.registry" in graph["kaq_sionna.app.worker"]
     assert len(graph) > 60
     assert "kaq_sionna.registry.pretrained" in graph["kaq_sionna.registry.quantized_llr"]
     assert layer_of("kaq_sionna.core.params") < layer_of("kaq_sionna.softbits.scalar") \

@@ -5,7 +5,7 @@ import copy
 
 import pytest
 
-from kaq_sionna.app import sweep
+from kaq_sionna.app import sweep, worker
 from kaq_sionna.app.refine import ADDED, next_point
 from kaq_sionna.app.results import load_results, validate_results
 from kaq_sionna.app.scenario import ScenarioError, parse_scenario
@@ -29,17 +29,17 @@ BLER = {"steep": lambda s: 0.5 if s < 1.3 else 0.0,
         "flat": lambda s: 0.3}
 
 
-def _fake_point(mc_fun, snr_db, settings, progress):
+def _fake_point(mc_fun, snr_db, settings, on_batch=None):
     n = 10_000
-    k = round(BLER[mc_fun](snr_db) * n)
+    k = round(BLER[getattr(mc_fun, "link", mc_fun)](snr_db) * n)
     return ({"bit_errors": 3 * k, "num_bits": 64 * n, "block_errors": k, "num_blocks": n},
             0.0, "fake")
 
 
 @pytest.fixture
 def fake_links(monkeypatch):
-    monkeypatch.setattr(sweep, "build_scenario_link", lambda scenario, entry: entry.detector.label)
-    monkeypatch.setattr(sweep, "_simulate_point", _fake_point)
+    monkeypatch.setattr(worker, "build_scenario_link", lambda scenario, entry: entry.detector.label)
+    monkeypatch.setattr(worker, "simulate_point", _fake_point)
 
 
 def test_points_are_added_only_where_the_crossing_is_unresolved(fake_links, tmp_path):

@@ -125,7 +125,7 @@ def test_name_suffix_names_the_model_and_keeps_fingerprints(tmp_path):
     assert spec.fingerprint() != tiny().fingerprint()
     doc = train(spec, tmp_path / "run", stream=open(os.devnull, "w"))  # noqa: SIM115
     assert doc["name"] == "tiny"  # the training scenario's name
-    assert load_model_config(tmp_path / "run")["canonical_name"] == "pgdnet-fp32-2x2-16qam-ft2"
+    assert load_model_config(tmp_path / "run")["canonical_name"] == "pgdnet-fp32-2x2-16qam-k3-ft2"  # K = 3: -k3
 
 
 def load_model_config(run):

@@ -23,10 +23,58 @@ class UserError(Exception):
     """An error caused by the user's input: printed without a traceback, exit code 2."""
 
 
+def _check_execution(args):
+    """``--workers``/``--scheduler``/``--threads-per-worker`` checked before anything runs."""
+    if args.workers < 0:
+        raise UserError(f"--workers: expected 0 (run in this process) or a positive number of "
+                        f"worker processes, found {args.workers}")
+    if args.threads_per_worker < 1:
+        raise UserError(f"--threads-per-worker: expected a positive integer, found "
+                        f"{args.threads_per_worker}")
+    if args.workers and args.scheduler:
+        raise UserError("--workers and --scheduler: expected one of them (--workers starts a "
+                        "local cluster, --scheduler uses an existing one), found both")
+    if args.workers or args.scheduler:
+        try:
+            import dask.distributed  # noqa: F401
+        except ImportError:
+            raise UserError("--workers/--scheduler need Dask: pip install 'dask[distributed]'"
+                            ) from None
+
+
+def _execution(args):
+    return {"workers": args.workers, "scheduler": args.scheduler,
+            "threads_per_worker": args.threads_per_worker, "threads": args.threads}
+
+
+@contextlib.contextmanager
+def _execution_errors(out):
+    """A unit that raised on a worker, or a scheduler that cannot be reached: one message
+    (exit 1), the finished points kept."""
+    from kaq_sionna.app.executors import UnitFailed
+
+    try:
+        yield
+    except UnitFailed as err:
+        raise RunFailed(f"a simulation unit failed: {err}\nfinished points are kept in "
+                        f"{out}; fix the cause and run the same command again to resume."
+                        ) from None
+    except OSError as err:  # e.g. no scheduler at --scheduler ADDRESS
+        if "connect" not in str(err).lower() and "timed out" not in str(err).lower():
+            raise
+        raise UserError(f"--scheduler: could not reach the Dask scheduler ({err})") from None
+
+
+class RunFailed(Exception):
+    """A simulation failed on a worker: printed without a traceback, exit code 1."""
+
+
 def _cmd_run(args):
+    from kaq_sionna.app.paired import paired_table
     from kaq_sionna.app.scenario import load_scenario
     from kaq_sionna.app.sweep import ResumeConflict, run_sweep, summary_table
 
+    _check_execution(args)
     scenario = load_scenario(args.scenario)
     out = Path(args.out) if args.out else Path("results") / (
         scenario.name + ("-quick" if args.quick else ""))
@@ -36,8 +84,9 @@ def _cmd_run(args):
     reused = 0 if args.restart else _finished_points(out / "results.json")
     try:
         with out_of_memory_as_user_error(out_of_memory_message(scenario, args, out)):
-            doc = run_sweep(scenario, out, quick=args.quick, restart=args.restart,
-                            command=command)
+            with _execution_errors(out):
+                doc = run_sweep(scenario, out, quick=args.quick, restart=args.restart,
+                                command=command, **_execution(args))
     except ResumeConflict as err:
         raise UserError(str(err)) from None
     except KeyboardInterrupt:
@@ -45,6 +94,9 @@ def _cmd_run(args):
               "run the same command again to resume.", file=sys.stderr)
         return EXIT_INTERRUPTED
     print("\n" + summary_table(doc))
+    paired = paired_table(doc)
+    if paired:
+        print("\n" + paired)
     if reused:
         total = sum(len(c["snr_db"]) for c in doc["curves"])
         print(f"\nreused {reused} of {total} SNR points already in {out}/results.json "
@@ -90,6 +142,7 @@ def _cmd_harq_memory(args):
     from kaq_sionna.app.sweep import ResumeConflict
     from kaq_sionna.harq.memory import NRSoftBufferConfig
 
+    _check_execution(args)
     try:
         config = NRSoftBufferConfig(
             num_prbs=args.num_prbs, num_layers=args.num_layers,
@@ -108,10 +161,12 @@ def _cmd_harq_memory(args):
                 "out of memory: a HARQ sweep's batch does not fit; lower [sweep] batch_size (and "
                 "raise max_mc_iter) in the [harq] scenario files (--scenario); finished SNR "
                 "points are kept in results/<scenario>/"):
-            doc = run_memory_study(args.scenario or None, out, quick=args.quick,
-                                   restart=args.restart, config=config,
-                                   target_bler=args.target_bler, simulate=not args.no_simulate,
-                                   command=command, results_dir=args.results_dir)
+            with _execution_errors(out):
+                doc = run_memory_study(args.scenario or None, out, quick=args.quick,
+                                       restart=args.restart, config=config,
+                                       target_bler=args.target_bler,
+                                       simulate=not args.no_simulate, command=command,
+                                       results_dir=args.results_dir, **_execution(args))
     except ResumeConflict as err:
         raise UserError(str(err)) from None
     except FileNotFoundError as err:
@@ -562,6 +617,18 @@ def _cmd_report(args):
     return run_report(args.name, args.options)
 
 
+def _add_execution_args(parser):
+    """``--workers``, ``--scheduler`` and ``--threads-per-worker`` (where the units run)."""
+    parser.add_argument("--workers", type=int, default=0,
+                        help="run on a local Dask cluster of N worker processes (0: in this "
+                        "process); the counts equal a serial run's (docs/distributed.md)")
+    parser.add_argument("--scheduler", default=None,
+                        help="run on an existing Dask cluster: scheduler address "
+                        "(tcp://host:8786) or scheduler file")
+    parser.add_argument("--threads-per-worker", type=int, default=1,
+                        help="TensorFlow threads in each Dask worker (default 1)")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="kaq-sionna",
@@ -576,6 +643,7 @@ def build_parser():
                      help="discard results already in the output directory")
     run.add_argument("--threads", type=int, default=0,
                      help="TensorFlow intra/inter-op threads (0: TensorFlow's default)")
+    _add_execution_args(run)
     run.set_defaults(func=_cmd_run)
 
     rp = sub.add_parser("reproduce", help="re-simulate the scenario a results.json records and "
@@ -619,6 +687,8 @@ def build_parser():
     hm.add_argument("--restart", action="store_true", help="discard existing sweep results")
     hm.add_argument("--threads", type=int, default=0,
                     help="TensorFlow intra/inter-op threads (0: TensorFlow's default)")
+    _add_execution_args(hm)
+
     hm.add_argument("--results-dir", default="results", help="where the sweeps of the "
                     "scenarios go (<results-dir>/<scenario name>[-quick])")
     hm.add_argument("--no-simulate", action="store_true",
@@ -749,3 +819,6 @@ def _main(argv=None):
     except KeyError as err:
         print(f"error: {err.args[0]}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except RunFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1

@@ -129,7 +129,8 @@ def storage_bits(name):
 
 def run_memory_study(scenario_paths=DEFAULT_SCENARIOS, out_dir="results/harq-memory",
                      quick=False, restart=False, config=None, target_bler=0.1,
-                     simulate=True, command="", stream=None, results_dir="results"):
+                     simulate=True, command="", stream=None, results_dir="results",
+                     workers=0, scheduler=None, threads_per_worker=1, threads=0):
     """Runs (or resumes) the HARQ sweeps, then writes the memory study.
 
     Parameters
@@ -155,12 +156,16 @@ def run_memory_study(scenario_paths=DEFAULT_SCENARIOS, out_dir="results/harq-mem
         Recorded in ``memory.json``.
     stream : file
         Progress output.
+    workers, scheduler, threads_per_worker, threads
+        Where the sweeps run (see :func:`kaq_sionna.app.sweep.run_sweep`); one executor serves
+        every scenario.
 
     Output
     ------
     : dict
         The ``memory.json`` document.
     """
+    from kaq_sionna.app.executors import make_executor
     from kaq_sionna.app.results import load_results
     from kaq_sionna.app.scenario import ScenarioError, load_scenario
     from kaq_sionna.app.sweep import run_sweep
@@ -173,16 +178,27 @@ def run_memory_study(scenario_paths=DEFAULT_SCENARIOS, out_dir="results/harq-mem
             raise ScenarioError("[harq]", "a HARQ scenario (with a [harq] section)",
                                 "no [harq] section", sc.path)
     measured, schemes, rounds_only = [], {}, []
-    for sc in scenarios:
+    docs = []
+    executor = make_executor(workers, scheduler, threads_per_worker, threads) \
+        if simulate else None
+    try:
+        for sc in scenarios:
+            res_dir = Path(results_dir) / (sc.name + ("-quick" if quick else ""))
+            if simulate:
+                docs.append(run_sweep(sc, res_dir, quick=quick, restart=restart, stream=stream,
+                                      command=command + f"  # sweep of {sc.path}",
+                                      executor=executor))
+            elif (res_dir / "results.json").exists():
+                docs.append(load_results(res_dir / "results.json"))
+            else:
+                raise FileNotFoundError(f"{res_dir}/results.json does not exist: run without "
+                                        "--no-simulate (or kaq-sionna run " + sc.path
+                                        + ") first")
+    finally:
+        if executor is not None:
+            executor.close()
+    for sc, doc in zip(scenarios, docs, strict=True):
         res_dir = Path(results_dir) / (sc.name + ("-quick" if quick else ""))
-        if simulate:
-            doc = run_sweep(sc, res_dir, quick=quick, restart=restart, stream=stream,
-                            command=command + f"  # sweep of {sc.path}")
-        elif (res_dir / "results.json").exists():
-            doc = load_results(res_dir / "results.json")
-        else:
-            raise FileNotFoundError(f"{res_dir}/results.json does not exist: run without "
-                                    "--no-simulate (or kaq-sionna run " + sc.path + ") first")
         measured.append({"scenario": sc.name, "results": str(res_dir / "results.json"),
                          "complete": doc.get("complete", False),
                          "target_round": sc.harq["target_round"],

@@ -21,7 +21,7 @@ does not extend the grid.
 An added point is an ordinary point of the curve (same stopping rules and fields, inserted in
 SNR order); its ``status`` ends with ``"| added by refinement"`` and the curve lists the SNRs it
 added in ``"added_snr_db"``. The ``k``-th point added to a curve is seeded like grid point
-``len(grid) + k`` (:func:`kaq_sionna.app.sweep.point_seed`), so that a refined run is
+``len(grid) + k`` (:mod:`kaq_sionna.app.units`), so that a refined run is
 reproducible and resumes where it stopped: the next point only depends on the points already
 in results.json.
 
@@ -92,40 +92,32 @@ def insert_point(curve, snr, counts, seconds, status):
     curve.setdefault("added_snr_db", []).append(snr)
 
 
-def refine_sweep(scenario, doc, out_dir, settings, progress, sweep):
+def refine_sweep(scenario, doc, settings, progress, engine):
     """Adds the points of the ``[sweep] refine`` rule of ``scenario`` to the finished curves of
-    ``doc``, writing the results after every point. Called by
-    :func:`kaq_sionna.app.sweep.run_sweep` after the grid, which passes itself as ``sweep`` (the
-    module whose ``build_scenario_link``, ``compile_link``, ``point_seed`` and
-    ``_simulate_point`` simulate a point and ``write_all`` writes the results; not imported here,
-    which would be an import cycle)."""
-    from sionna.phy import config
-
-    from kaq_sionna.core.quiet_tf import stderr_silenced
-
+    ``doc``, writing the results after every point. ``engine`` is the
+    :class:`kaq_sionna.app.engine.SweepEngine` of the run (not imported here, which would be an
+    import cycle): it simulates each added point on the run's executor, seeded like grid point
+    ``len(grid) + k``."""
     rule = scenario.sweep.get("refine") or {}
     if not rule or scenario.harq is not None:
         return doc
     grid_len = len(settings["snr_db"])
-    for entry, curve in zip(scenario.runs, doc["curves"], strict=True):
+    for index, (entry, curve) in enumerate(zip(scenario.runs, doc["curves"], strict=True)):
         if not curve["done"]:
             continue
-        mc_fun = None
+        shown = False
         while (snr := next_point(curve, rule)) is not None:
-            if mc_fun is None:
+            if not shown:
                 progress.header(f"{entry.label}: refining the crossing of BLER "
-                                f"{rule['target_bler']:g}", entry.index + 1, len(scenario.runs))
-                mc_fun = sweep.compile_link(sweep.build_scenario_link(scenario, entry),
-                                            settings["mode"])
+                                f"{rule['target_bler']:g}", index + 1, len(scenario.runs))
+                shown = True
             doc["complete"] = False
-            config.seed = sweep.point_seed(scenario.seed, entry.index,
-                                           grid_len + len(curve.get("added_snr_db", [])))
-            with stderr_silenced():
-                counts, seconds, status = sweep._simulate_point(mc_fun, snr, settings, progress)
-            insert_point(curve, snr, counts, seconds, status)
-            progress.row(snr, counts["bit_errors"], counts["num_bits"], counts["block_errors"],
-                         counts["num_blocks"], seconds, f"{status} | {ADDED}", final=True)
-            sweep.write_all(out_dir, doc)
+            tally = engine.simulate_added_point(
+                index, snr, grid_len + len(curve.get("added_snr_db", [])), insert_point)
+            c = tally.counts
+            progress.row(snr, c["bit_errors"], c["num_bits"], c["block_errors"],
+                         c["num_blocks"], tally.seconds, f"{tally.status} | {ADDED}", final=True)
+            engine.write()
     return doc
 
 

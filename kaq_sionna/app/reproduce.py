@@ -24,7 +24,6 @@ the recorded commit and the checked-out tree, and package versions that differ.
 """
 
 import copy
-import dataclasses
 import io
 import subprocess
 import tempfile
@@ -70,13 +69,14 @@ def scenario_from_record(doc):
 def first_points(scenario, quick, points):
     """``scenario`` with the grid of the (quick) run cut to its first ``points`` values and no
     refinement."""
-    sweep, quick_keys = dict(scenario.sweep), dict(scenario.quick)
-    if quick and quick_keys.get("snr_db") is not None:
-        quick_keys["snr_db"] = quick_keys["snr_db"][:points]
+    raw = copy.deepcopy(scenario.raw)  # re-validated, so that workers read the same scenario
+    sweep = raw["sweep"]
+    if quick and scenario.quick.get("snr_db") is not None:
+        sweep["quick"]["snr_db"] = sweep["quick"]["snr_db"][:points]
     else:
         sweep["snr_db"] = sweep["snr_db"][:points]
     sweep.pop("refine", None)
-    return dataclasses.replace(scenario, sweep=sweep, quick=quick_keys)
+    return parse_scenario(raw, scenario.path)
 
 
 def _code_changed(commit):

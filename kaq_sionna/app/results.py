@@ -117,6 +117,18 @@ def _new_curve(run, harq):
     return curve
 
 
+def append_point(curve, snr, counts, seconds, status):
+    """Appends one finished SNR point (its counts, run time and stopping status) to a curve."""
+    nb, nbl = max(counts["num_bits"], 1), max(counts["num_blocks"], 1)
+    curve["snr_db"].append(snr)
+    curve["ber"].append(counts["bit_errors"] / nb)
+    curve["bler"].append(counts["block_errors"] / nbl)
+    for key in ("bit_errors", "num_bits", "block_errors", "num_blocks"):
+        curve[key].append(counts[key])
+    curve["seconds"].append(round(seconds, 3))
+    curve["status"].append(status)
+
+
 def axis_name(doc):
     """The ``[link]`` key of a results document's link axis, or `None`."""
     return next((c["link_axis"]["name"] for c in doc["curves"] if "link_axis" in c), None)
@@ -198,14 +210,15 @@ def strict_json(doc, indent=2):
         return json.dumps(cleaned, indent=indent, allow_nan=False) + "\n"
 
 
-def write_all(out_dir, doc):
-    """Writes results.json (strict JSON, :func:`strict_json`), results.csv and plot.png into
-    ``out_dir`` (each atomically), after :func:`add_intervals`."""
+def write_all(out_dir, doc, plot=True):
+    """Writes results.json (strict JSON, :func:`strict_json`), results.csv and (if ``plot``)
+    plot.png into ``out_dir`` (each atomically), after :func:`add_intervals`."""
     out_dir = Path(out_dir)
     add_intervals(doc)
     atomic_write_text(out_dir / "results.json", strict_json(doc))
     atomic_write_text(out_dir / "results.csv", to_csv(doc))
-    atomic_write_bytes(out_dir / "plot.png", plot_png(doc))
+    if plot:
+        atomic_write_bytes(out_dir / "plot.png", plot_png(doc))
 
 
 def to_csv(doc):

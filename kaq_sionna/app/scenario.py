@@ -10,6 +10,7 @@ The library layers (detection, quantization, softbits, harq, training) never
 import :mod:`links`.
 """
 
+import copy
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from kaq_sionna.app.exec_mode import EXECUTION_MODES
 from kaq_sionna.app.refine import validate_refine
+from kaq_sionna.app.units import SEEDINGS
 from kaq_sionna.channels import SNR_TYPES
 from kaq_sionna.core.params import (
     REQUIRED,
@@ -38,7 +40,8 @@ LATER_DEFAULTS = {
     "link": {"coded_mimo": {"layer_mapping": "per-stream", "csi_pilots": 0,
                             "decoder": "boxplus-phi"},
              "ofdm": {"decoder": "boxplus-phi"}, "pusch": {"decoder": "boxplus-phi"}},
-    "sweep": {"link_axis": {}, "error_bars": False, "refine": {}},
+    "sweep": {"link_axis": {}, "error_bars": False, "refine": {}, "seeding": "per-detector",
+              "paired_reference": "", "stop_when_resolved": False},
     "detector": {"quantized-llr": {"eqnet_latent": "codebooks", "eqnet_blockwise": False}},
 }
 
@@ -75,6 +78,14 @@ SWEEP_KEYS = (
     # scenarios should write mode = "auto" (kaq_sionna.app.exec_mode)
     Param("mode", str, "graph", "execution mode of the link; auto: XLA or graph per detector "
           "and link type, from a committed benchmark", choices=EXECUTION_MODES),
+    Param("seeding", str, "per-detector", "how units are seeded: 'common' gives every detector "
+          "at a point the same realizations (common random numbers, paired statistics; write "
+          "it in new scenarios), 'per-detector' seeds each point from the detector index "
+          "(scenarios written before it existed)", choices=SEEDINGS),
+    Param("paired_reference", str, "", "label of the detector the others are compared with "
+          "on paired blocks ('common' seeding; default: the first detector)"),
+    Param("stop_when_resolved", bool, False, "stop a point of a detector once its paired BLER "
+          "difference to the reference excludes 0 at 95 % ('common' seeding)"),
     Param("error_bars", bool, False, "draw each point's 95 % confidence interval in plot.png "
           "(intervals are always in results.json and the CSV)"),
 )
@@ -163,6 +174,8 @@ class Scenario:
     quick: dict
     detectors: list
     harq: dict = None
+    #: The parsed TOML data the scenario was validated from (what a Dask worker receives).
+    raw: dict = None
 
     def as_dict(self):
         doc = {
@@ -235,7 +248,9 @@ def _section(data, key, where, required=True):
 
 def parse_scenario(data, where="<scenario>"):
     """Validates a scenario given as a dict (parsed TOML). Returns a :class:`Scenario`."""
-    return parse_located(_parse, data, where, ScenarioError)
+    scenario = parse_located(_parse, data, where, ScenarioError)
+    scenario.raw = copy.deepcopy(data)
+    return scenario
 
 
 def _parse(data, where):
@@ -287,8 +302,27 @@ def _parse(data, where):
     if "harq" in data:
         for variant in variants:  # every value of a link axis must suit [harq]
             harq = validate_harq(_section(data, "harq", where), link_type, variant)
+    _check_pairing(sweep, detectors, harq is not None)
     return Scenario(where, head["name"], head["seed"], head["description"], link_type, link,
                     sweep, quick, detectors, harq)
+
+
+def _check_pairing(sweep, detectors, harq):
+    """``[sweep] paired_reference`` names a detector; it and ``stop_when_resolved`` need
+    ``seeding = "common"`` without ``[harq]``."""
+    paired = {k: sweep[k] for k in ("paired_reference", "stop_when_resolved") if sweep[k]}
+    for key, value in paired.items():
+        if sweep["seeding"] != "common":
+            raise SpecError(f"[sweep] {key}", "seeding = \"common\" as well (paired blocks "
+                            "need common random numbers)", f"seeding = {sweep['seeding']!r}")
+        if harq:
+            raise SpecError(f"[sweep] {key}", "a scenario without [harq] (HARQ points are "
+                            "not compared on paired blocks)", repr(value))
+    ref = sweep["paired_reference"]
+    labels = [d.label for d in detectors]
+    if ref and ref not in labels:
+        raise SpecError("[sweep] paired_reference", "the label of a [[detector]] ("
+                        + ", ".join(repr(x) for x in labels) + ")", repr(ref))
 
 
 def _parse_link_axis(table, link_type, link_given):

@@ -1,15 +1,17 @@
 """Resumable Monte-Carlo sweeps of a scenario over its SNR grid.
 
-Each SNR point of each detector is one call of :func:`sionna.phy.utils.sim_ber`
-(same stopping rules: target block/bit errors, maximum iterations), seeded from
-(scenario seed, detector index, SNR index) so that a point gives the same
-result whether the run was interrupted before it or not. With a
-``[sweep.link_axis]`` every value of the axis reuses the seeds of its
-detector's curve: the curve at value v is the one the scenario with
-``[link] <key> = v`` gives. After every point the
-results are written atomically; a re-run of the same command resumes after the
-last finished point, and refuses to mix results of a changed scenario unless
-told to start over.
+The units of a sweep (:mod:`kaq_sionna.app.units`) run on an executor
+(:mod:`kaq_sionna.app.executors`: in this process by default, or on a Dask cluster with
+``workers``/``scheduler``) and :class:`kaq_sionna.app.engine.SweepEngine` decides every point on
+them in an order that does not depend on the executor, so a serial and a distributed run give
+identical counts. With ``[sweep] seeding = "per-detector"`` (the default of older scenarios)
+each SNR point is one call of :func:`sionna.phy.utils.sim_ber` seeded from (scenario seed,
+detector index, SNR index); with ``"common"`` each Monte-Carlo batch is seeded from (scenario
+seed, SNR index, batch index) only, so every detector at a point sees the same realizations
+(common random numbers, paired statistics in results.json). With a ``[sweep.link_axis]`` every
+value of the axis reuses the seeds of its detector's curve. After every point the results are
+written atomically; a re-run of the same command resumes after the last finished point, and
+refuses to mix results of a changed scenario unless told to start over.
 """
 
 import signal
@@ -18,52 +20,24 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import tensorflow as tf
-from sionna.phy import config
-from sionna.phy.utils import sim_ber
-
+from kaq_sionna.app.engine import SweepEngine
+from kaq_sionna.app.executors import make_executor
 from kaq_sionna.app.outdir import guarded_output
-from kaq_sionna.app.results import load_results, new_results, validate_results, write_all
-from kaq_sionna.app.scenario import RunEntry, axis_text
-from kaq_sionna.app.snr_range import out_of_range_warning
+from kaq_sionna.app.results import (
+    append_point,
+    load_results,
+    new_results,
+    validate_results,
+)
+from kaq_sionna.app.scenario import axis_text
 from kaq_sionna.app.stats import binomial_ci
+from kaq_sionna.app.units import point_seed
+from kaq_sionna.app.worker import build_scenario_link, compile_link
 from kaq_sionna.core.params import diff_keys
-from kaq_sionna.core.quiet_tf import stderr_silenced
-from kaq_sionna.registry.detectors import build_detector
 
 
 class ResumeConflict(Exception):
     """The output directory holds results of a different scenario or run type."""
-
-
-def point_seed(seed, detector_index, snr_index):
-    """Seed of one SNR point: independent of the points simulated before it."""
-    return (seed * 1_000_003 + detector_index * 10_007 + snr_index) % (2**31 - 1)
-
-
-def compile_link(link, mode):
-    """Wraps ``link`` for the execution mode ``"eager"``, ``"graph"`` or ``"xla"``."""
-    if mode == "eager":
-        return link
-    return tf.function(link, jit_compile=(mode == "xla"))
-
-
-def build_scenario_link(scenario, entry):
-    """Builds the link of ``scenario`` around the detector of one ``[[detector]]`` entry
-    (a :class:`~kaq_sionna.app.scenario.DetectorEntry`), or of one curve (a
-    :class:`~kaq_sionna.app.scenario.RunEntry`): with its link-axis value, and in a
-    ``[harq]`` scenario the :class:`links.HARQLink` around it with the run's storage
-    scheme."""
-    from links.registry import build_harq_link, build_link  # application layer
-
-    run = entry if isinstance(entry, RunEntry) else RunEntry(entry)
-    d = run.detector
-    detector = build_detector(d.name, scenario.link_context, **d.params)
-    link = build_link(scenario.link_type, detector, scenario.sweep["snr_type"],
-                      **scenario.link_params(run))
-    if run.storage is None:
-        return link
-    return build_harq_link(link, scenario.harq, run.storage)
 
 
 def open_results(scenario, out_dir, quick, restart, command):
@@ -173,84 +147,6 @@ class _Progress:
         print(text, end="\n" if final else "\r", file=self.stream, flush=True)
 
 
-def _simulate_harq_point(link, snr_db, settings, harq, progress):
-    """One SNR point of a HARQ link: batches until the block errors after
-    ``harq["target_round"]`` reach the target or ``max_mc_iter`` batches ran."""
-    start = time.perf_counter()
-    storage_params = {}
-    if harq["calibrate"] and hasattr(link.storage, "fit"):
-        link.calibrate_storage(settings["batch_size"], snr_db)
-        storage_params = fitted_storage_params(link.storage)
-
-    def callback(i, st):
-        progress.row(snr_db, st["bit_errors"], st["num_bits"], st["block_errors_per_round"][-1],
-                     st["num_codewords"], time.perf_counter() - start,
-                     f"iter {i + 1}/{settings['max_mc_iter']}", final=False)
-
-    stats = link.statistics(settings["batch_size"], snr_db, num_batches=settings["max_mc_iter"],
-                            graph=settings["mode"] != "eager",
-                            jit_compile=settings["mode"] == "xla",
-                            num_target_block_errors=settings["num_target_block_errors"],
-                            target_round=harq["target_round"], callback=callback)
-    seconds = time.perf_counter() - start
-    target_errors = stats["block_errors_per_round"][harq["target_round"] - 1]
-    status = ("target block errors" if target_errors >= settings["num_target_block_errors"]
-              else "max iterations")
-    status += " | BLER per round " + " ".join(f"{b:.3g}" for b in stats["bler_per_round"])
-    status += (f" | stored bits/codeword mean {stats['stored_bits_mean']:.0f}"
-               f" max {stats['stored_bits_max']:.0f}")
-    counts = {"bit_errors": stats["bit_errors"], "num_bits": stats["num_bits"],
-              "block_errors": stats["block_errors_per_round"][-1],
-              "num_blocks": stats["num_codewords"]}
-    extra = {"bler_per_round": stats["bler_per_round"],
-             "block_errors_per_round": stats["block_errors_per_round"],
-             "mean_transmissions": stats["mean_transmissions"], "goodput": stats["goodput"],
-             "stored_bits_mean": stats["stored_bits_mean"],
-             "stored_bits_max": stats["stored_bits_max"], "storage_params": storage_params}
-    return counts, seconds, status, extra
-
-
-def fitted_storage_params(storage):
-    """The fitted parameters of a storage quantizer, JSON-ready (e.g. ``{"clip": 9.3}``)."""
-    out = {}
-    for key in ("clip", "thresholds", "levels"):
-        value = getattr(storage, key, None)
-        if value is None or key != "clip" and not hasattr(storage, "thresholds"):
-            continue
-        out[key] = [round(float(v), 6) for v in value] if hasattr(value, "__len__") \
-            else round(float(value), 6)
-    return out
-
-
-def _simulate_point(mc_fun, snr_db, settings, progress):
-    """One SNR point with sim_ber's stopping rules. Returns the counts of the point."""
-    counts = {}
-    start = time.perf_counter()
-
-    def callback(mc_iter, snr_idx, ebno_dbs, bit_errors, block_errors, nb_bits, nb_blocks):
-        counts.update(bit_errors=int(bit_errors[0]), num_bits=int(nb_bits[0]),
-                      block_errors=int(block_errors[0]), num_blocks=int(nb_blocks[0]),
-                      iterations=int(mc_iter) + 1)
-        progress.row(snr_db, counts["bit_errors"], counts["num_bits"], counts["block_errors"],
-                     counts["num_blocks"], time.perf_counter() - start,
-                     f"iter {counts['iterations']}/{settings['max_mc_iter']}", final=False)
-        return sim_ber.CALLBACK_CONTINUE
-
-    target_bits = settings["num_target_bit_errors"] or None
-    sim_ber(mc_fun, tf.constant([snr_db], tf.float32), settings["batch_size"],
-            settings["max_mc_iter"], num_target_bit_errors=target_bits,
-            num_target_block_errors=settings["num_target_block_errors"],
-            early_stop=False, verbose=False, callback=callback)
-    seconds = time.perf_counter() - start
-    if counts["block_errors"] >= settings["num_target_block_errors"]:
-        status = "target block errors"
-    elif target_bits and counts["bit_errors"] >= target_bits:
-        status = "target bit errors"
-    else:
-        status = "max iterations"
-    return counts, seconds, status
-
-
 @contextmanager
 def _sigterm_as_interrupt():
     """Turns SIGTERM into KeyboardInterrupt so that a killed run stops like Ctrl-C."""
@@ -270,14 +166,16 @@ def _sigterm_as_interrupt():
 
 @guarded_output  # output folder checked and locked (one run at a time) before anything runs
 def run_sweep(scenario, out_dir, quick=False, restart=False, command="", stream=None,
-              max_points=None):
+              max_points=None, workers=0, scheduler=None, threads_per_worker=1, threads=0,
+              executor=None):
     """Sweeps every detector of ``scenario`` over its SNR grid, resuming finished points.
 
     Parameters
     ----------
     scenario : kaq_sionna.app.scenario.Scenario
     out_dir : str or Path
-        Receives results.json, results.csv and plot.png after every point.
+        Receives results.json, results.csv and plot.png after every point (and blocks.npz with
+        ``[sweep] seeding = "common"``).
     quick : bool
         Reduced sweep (``[sweep.quick]`` settings).
     restart : bool
@@ -289,82 +187,66 @@ def run_sweep(scenario, out_dir, quick=False, restart=False, command="", stream=
     max_points : int or None
         Stop after simulating this many new points (leaves a resumable,
         incomplete run; used to test resumption).
+    workers : int
+        Run the units on a local Dask cluster of this many worker processes (0: in this
+        process).
+    scheduler : str or None
+        Run the units on the Dask cluster of this scheduler address (or scheduler file).
+    threads_per_worker : int
+        TensorFlow threads in each Dask worker.
+    threads : int
+        TensorFlow threads of an in-process run (0: TensorFlow's default; recorded only).
+    executor : kaq_sionna.app.executors.Executor or None
+        Use this executor (not closed here) instead of making one from the options above.
 
     Output
     ------
     dict
         The results document (also written to ``out_dir``).
+
+    Raises
+    ------
+    kaq_sionna.app.executors.UnitFailed
+        A unit raised (the message names the detector, SNR point and error); the points
+        finished before it are kept in results.json.
     """
     stream = stream or sys.stdout
     settings = scenario.sweep_settings(quick)
-    grid = [float(s) for s in settings["snr_db"]]
     doc = open_results(scenario, out_dir, quick, restart, command)
     progress = _Progress(stream, settings.get("snr_type", "ebno"), harq=scenario.harq is not None)
-    simulated = 0
-    with _sigterm_as_interrupt():
-        runs = scenario.runs
-        for d_idx, (entry, curve) in enumerate(zip(runs, doc["curves"], strict=True)):
-            if curve["done"]:
-                continue
-            progress.header(entry.label, d_idx + 1, len(runs))
-            for done_idx, snr in enumerate(curve["snr_db"]):
-                progress.row(snr, curve["bit_errors"][done_idx], curve["num_bits"][done_idx],
-                             curve["block_errors"][done_idx], curve["num_blocks"][done_idx],
-                             curve["seconds"][done_idx], "resumed from results.json", True)
-            link = build_scenario_link(scenario, entry)
-            warning = out_of_range_warning(entry.label, entry.detector.name,
-                                           entry.detector.params, link, grid)
-            if warning and warning not in doc.setdefault("warnings", []):
-                print(f"warning: {warning}", file=stream)
-                doc["warnings"].append(warning)
-            mc_fun = compile_link(link, settings["mode"])
-            for s_idx in range(len(curve["snr_db"]), len(grid)):
-                if max_points is not None and simulated >= max_points:
-                    return doc
-                config.seed = point_seed(scenario.seed, entry.index, s_idx)
-                with stderr_silenced():  # XLA/absl start-up lines on first compile
-                    if entry.storage is None:
-                        counts, seconds, status = _simulate_point(mc_fun, grid[s_idx],
-                                                                  settings, progress)
-                        extra = {}
-                    else:
-                        counts, seconds, status, extra = _simulate_harq_point(
-                            link, grid[s_idx], settings, scenario.harq, progress)
-                simulated += 1
-                _append_point(curve, grid[s_idx], counts, seconds, status)
-                for key, value in extra.items():
-                    curve[key].append(value)
-                # HARQ: stop on the round the stopping rule counts, not the residual
-                errors = counts["block_errors"] if entry.storage is None else \
-                    extra["block_errors_per_round"][scenario.harq["target_round"] - 1]
-                stop_early = settings["early_stop"] and errors == 0
-                if stop_early:
-                    curve["status"][-1] = "no errors - early stop"
-                curve["done"] = stop_early or s_idx == len(grid) - 1
-                progress.row(grid[s_idx], counts["bit_errors"], counts["num_bits"],
-                             counts["block_errors"], counts["num_blocks"], seconds,
-                             curve["status"][-1], final=True)
-                doc["complete"] = all(c["done"] for c in doc["curves"])
-                write_all(out_dir, doc)
-                if stop_early:
-                    break
-        if scenario.sweep.get("refine"):  # [sweep] refine: points added after the grid
-            from kaq_sionna.app.refine import refine_sweep
-            refine_sweep(scenario, doc, out_dir, settings, progress, sys.modules[__name__])
-    doc["complete"] = all(c["done"] for c in doc["curves"])
-    write_all(out_dir, doc)
+    own = executor is None
+    if own:
+        executor = make_executor(workers, scheduler, threads_per_worker, threads,
+                                 on_batch=_batch_progress(progress))
+    try:
+        doc["execution"] = executor.describe()
+        engine = SweepEngine(scenario, doc, settings, executor, out_dir, progress, threads)
+        with _sigterm_as_interrupt():
+            try:
+                finished = engine.run_grid(max_points)
+            except KeyboardInterrupt:
+                engine.write()  # the plot of the points kept
+                raise
+            if not finished:
+                engine.write()
+                return doc
+            if scenario.sweep.get("refine"):  # [sweep] refine: points added after the grid
+                from kaq_sionna.app.refine import refine_sweep
+                refine_sweep(scenario, doc, settings, progress, engine)
+        engine.write()
+    finally:
+        if own:
+            executor.close()
     return doc
 
 
-def _append_point(curve, snr, counts, seconds, status):
-    nb, nbl = max(counts["num_bits"], 1), max(counts["num_blocks"], 1)
-    curve["snr_db"].append(snr)
-    curve["ber"].append(counts["bit_errors"] / nb)
-    curve["bler"].append(counts["block_errors"] / nbl)
-    for key in ("bit_errors", "num_bits", "block_errors", "num_blocks"):
-        curve[key].append(counts[key])
-    curve["seconds"].append(round(seconds, 3))
-    curve["status"].append(status)
+def _batch_progress(progress):
+    """Live progress rows of a whole-point unit run in this process."""
+    def on_batch(task, counts, iterations, seconds):
+        progress.row(task["snr_db"], counts["bit_errors"], counts["num_bits"],
+                     counts["block_errors"], counts["num_blocks"], seconds,
+                     f"iter {iterations}/{task['settings']['max_mc_iter']}", final=False)
+    return on_batch
 
 
 def summary_table(doc):
@@ -406,4 +288,4 @@ def _row_label(curves, snr, value):
 
 
 __all__ = ["ResumeConflict", "run_sweep", "open_results", "point_seed", "compile_link",
-           "build_scenario_link", "summary_table"]
+           "build_scenario_link", "append_point", "summary_table"]

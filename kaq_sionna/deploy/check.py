@@ -130,7 +130,9 @@ def check_export(target, model_content, precision, num_samples=2000, seed=CHECK_
     : dict
         ``model``, ``part``, ``precision``, ``num_samples``, ``seed``, ``outputs``
         (:func:`compare_outputs`), ``primary`` (output name), ``tolerance``,
-        ``passed`` (bool), ``ops`` (op types by output dtype), ``memory``.
+        ``passed`` (bool), ``ops`` (op types by output dtype), ``delegation``
+        (XNNPACK partitions and the ops left to the builtin kernels,
+        :meth:`~kaq_sionna.deploy.runtime.LiteRTModel.delegation`), ``memory``.
     """
     sample = target.sample(num_samples, seed)
     model = LiteRTModel(model_content, num_threads=num_threads)
@@ -158,7 +160,8 @@ def check_export(target, model_content, precision, num_samples=2000, seed=CHECK_
             "inputs": "training distribution of the model (kaq_sionna.deploy.data)",
             "outputs": stats, "primary": primary, "tolerance": tol,
             "passed": bool(passed) and not non_finite, "non_finite": non_finite,
-            "ops": model.op_summary(), "memory": model.memory()}
+            "ops": model.op_summary(), "delegation": model.delegation(),
+            "memory": model.memory()}
 
 
 def _non_finite(outputs):
@@ -259,6 +262,12 @@ def format_check(report, ber_rows=None):
     for dtype, ops in report["ops"].items():
         lines.append(f"  ops with {dtype} output: " + ", ".join(f"{k} {v}"
                                                                  for k, v in ops.items()))
+    dlg = report.get("delegation")
+    if dlg:
+        left = ", ".join(f"{k} {v} ({dtype})" for dtype, ops in dlg["undelegated"].items()
+                         for k, v in ops.items()) or "none"
+        lines.append(f"  XNNPACK: {dlg['delegated_ops']} of {dlg['total_ops']} ops in "
+                     f"{dlg['partitions']} partition(s); builtin kernels: {left}")
     if ber_rows:
         lines.append("  uncoded BER (hard decisions, same channel uses):")
         lines.append("    Es/N0 [dB] | LiteRT | TF twin | fp32 model | agreement | bits")

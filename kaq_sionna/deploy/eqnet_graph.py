@@ -19,6 +19,13 @@ EQ-Net's ``[Re vec(H), Im vec(H)]`` inside the graph), ``atanh`` by ``log``,
 and the codebook's nearest-level search by a count of exceeded thresholds
 (as :class:`~kaq_sionna.softbits.codebook.FeatureCodebook` does).
 
+:math:`g_Q`'s branches are written as one dense chain each (one
+``FULLY_CONNECTED`` op per branch and layer, constant weights), not as the TF
+model's batched product per layer: XNNPACK runs an int8 ``FULLY_CONNECTED`` with
+static weights with its int8 kernels, but not an int8 ``BATCH_MATMUL``, which
+the builtin kernel then ran 3.7-11.5x slower than fp32 (``docs/deployment.md``,
+section 6). The whole estimation export is one XNNPACK partition.
+
 In an int8 export only the hidden dense layers (scope ``network``) are
 quantized. In float stay: the LLR <-> soft-bit conversions (``tanh``, ``log``,
 clipping to ``llr_max``; scope ``soft_output``); the codebook comparison and
@@ -58,6 +65,15 @@ def _activate(y, activation):
     if activation == "tanh":
         return tf.tanh(y)
     return y
+
+
+def _concat_tree(xs, fan_in=4):
+    """``tf.concat(xs, -1)`` as a tree of concatenations of at most ``fan_in`` tensors:
+    XNNPACK delegates a ``CONCATENATION`` only up to a few inputs (LiteRT 2.3)."""
+    while len(xs) > 1:
+        xs = [tf.concat(xs[i:i + fan_in], -1) if len(xs[i:i + fan_in]) > 1 else xs[i]
+              for i in range(0, len(xs), fan_in)]
+    return xs[0]
 
 
 def float_tanh(x):
@@ -107,6 +123,11 @@ class EQNetExportGraph(tf.Module):
             raise TypeError(f"expected an EQNet, found {type(model).__name__}")
         if part not in EQNET_PARTS:
             raise ValueError(f"part must be one of {EQNET_PARTS}, found {part!r}")
+        if part == "estimation" and model.estimation_inputs != "raw":
+            # the graph below is f_E on (y, H, sigma); an LMMSE front end is not written
+            raise ValueError(f"part 'estimation' exports models with estimation_inputs='raw' "
+                             f"only; this model's f_E takes {model.estimation_inputs!r} "
+                             f"inputs (parts 'encoder' and 'decoder' do not depend on it)")
         if part != "estimation" and model.codebook is None:
             raise ValueError(f"part {part!r} needs a model with trained codebooks")
         self.model, self.part = model, part
@@ -129,16 +150,40 @@ class EQNetExportGraph(tf.Module):
 
     # ------------------------------------------------------------------ networks
     def _gq(self, z):
-        """g_Q: [B, latent] -> soft bits [B, num_tx, K] (Fig. 2b, branch-major batched)."""
+        r"""g_Q: [B, latent] -> soft bits [B, num_tx, K] (Fig. 2b), one dense chain per branch.
+
+        Each of the :math:`N_t K` branches is its own chain of ``tf.matmul(x, W)`` with
+        constant ``W`` [in, units]: one ``FULLY_CONNECTED`` op per branch and layer,
+        which XNNPACK runs in int8 (static filter and bias). The TF model's batched
+        form (``x [nk, B, in] @ W [nk, in, units]``) would convert to one
+        ``BATCH_MATMUL`` per layer, whose int8 version XNNPACK does not take
+        (the builtin kernel then runs it, 3.7-11.5x slower than fp32;
+        ``docs/deployment.md``, section 6). The branches' last hidden outputs are
+        concatenated once; the one-unit output layer (``float_out``) is then one float
+        ``FULLY_CONNECTED`` with the block-diagonal weight ``[nk * width, nk]`` (branch
+        ``i``'s output weights in rows ``i * width ... (i + 1) * width - 1`` of column
+        ``i``). An element-wise product and a sum per branch would need fewer weights
+        (``nk * width`` instead of ``nk**2 * width``), but it keeps two float copies of
+        the ``[B, nk * width]`` activations alive: 8192 instead of 5120 bytes per
+        channel use at 4x4 16-QAM, and the same latency within noise.
+        """
         m = self.model
-        x = z[None]  # shared input of the first branch layer
-        for layer in m.gq[:-1]:
-            kern, bias = _const(layer.kernel), _const(layer.bias)
-            x = tf.nn.relu(tf.matmul(x, kern) + bias[:, None, :])  # [nk, B, units]
+        nk = m.num_tx * m.num_bits_per_symbol
+        hidden = [(_const(layer.kernel), _const(layer.bias)) for layer in m.gq[:-1]]
+        outs = []
+        for i in range(nk):
+            x = z  # the first layer's input is shared by the branches
+            for kern, bias in hidden:
+                x = tf.nn.relu(tf.matmul(x, kern[i]) + bias[i])  # [B, units]
+            outs.append(x)
+        x = _concat_tree(outs)  # [B, nk * units]
         with tf.name_scope("float_out"):  # int8 tanh output would cap |LLR| at ln(255)
-            kern, bias = _const(m.gq[-1].kernel), _const(m.gq[-1].bias)
-            x = self._tanh(tf.matmul(x, kern) + bias[:, None, :])
-            x = tf.transpose(x[..., 0])  # [B, nk]
+            kern, bias = _const(m.gq[-1].kernel), _const(m.gq[-1].bias)  # [nk, w, 1], [nk, 1]
+            w = kern.shape[1]
+            block = np.zeros([nk * w, nk], np.float32)  # block-diagonal [nk w, nk]
+            for i in range(nk):
+                block[i * w:(i + 1) * w, i] = kern[i, :, 0]
+            x = self._tanh(tf.matmul(x, block) + bias[:, 0])  # [B, nk]
             return tf.reshape(x, [-1, m.num_tx, m.num_bits_per_symbol])
 
     def _estimation(self, y_real, h_real, s_real):

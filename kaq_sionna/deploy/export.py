@@ -21,11 +21,13 @@ What stays in float in an int8 detector, and why:
   (Gauss-Jordan, divisions) and the x-update product with it: its entries reach
   :math:`1/\rho_k` (43 for admmnet-kaq4, :math:`\rho_2 = e^{-3.75}`), which one
   per-tensor int8 scale cannot cover together with the typical entries;
-* the product ``sign(r) * relu(|r| - lambda)`` of the proximal step: ``SIGN`` has
-  no int8 kernel, and with the product in int8 the converter gave it a
-  calibrated range orders of magnitude too wide in the network-only export of
-  pgdnet-kaq4 (seen in the tensors' scales during development; that export then
-  failed its tolerance);
+* the proximal step ``r - clip(r, -lambda, lambda)``, its 0/1 slope and the
+  offset of the soft output: XNNPACK has no int8 ``ABS`` / ``MINIMUM`` /
+  ``MAXIMUM`` / ``SIGN`` (they would run on the builtin kernels and split the
+  delegated graph), and with the product ``sign(r) * relu(|r| - lambda)`` in int8
+  the converter gave it a calibrated range orders of magnitude too wide in the
+  network-only export of pgdnet-kaq4 (seen in the tensors' scales during
+  development; that export then failed its tolerance);
 * complex arithmetic does not exist in the export at all (real-valued model).
 
 ``int8_everywhere=True`` (``--int8-everywhere``) quantizes all of these too, for

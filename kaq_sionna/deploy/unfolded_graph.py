@@ -19,7 +19,17 @@ but only with operations that TFLite has as builtins:
 * ``tf.linalg.diag_part`` -> a masked sum; ``atanh`` / ``logsumexp`` -> ``LOG``,
   ``EXP``, ``REDUCE_MAX``, ``SUM``;
 * Sionna's complex :class:`~sionna.phy.mapping.Demapper` ->
-  :func:`~kaq_sionna.deploy.real_model.real_demap`.
+  :func:`~kaq_sionna.deploy.real_model.real_demap`;
+* ops that LiteRT's XNNPACK delegate does not take, and which would split the
+  delegated graph into partitions joined by the builtin kernels (``SIGN``,
+  ``GREATER``, ``CAST``, ``SELECT_V2``, ``ZEROS_LIKE``, ``SHAPE`` / ``FILL``,
+  axis-dropping slices) -> clips, products with 0/1 indicators
+  (:func:`positive_indicator`), ``PAD`` and ``RESHAPE``, with the same values
+  (see :meth:`UnfoldedExportGraph._prox`).
+
+The products with :math:`\mathbf H` multiply two run-time tensors. They cannot
+become static-weight ``FULLY_CONNECTED`` layers, and XNNPACK does not take their
+int8 ``BATCH_MATMUL`` (``docs/deployment.md``, section 6.4).
 
 Quantization sites (:math:`\mathbf x^{(k)}`, and :math:`\mathbf r^{(k)}` with
 ``quantize_intermediate``) are written in one of two ways (``site_ops``):
@@ -47,16 +57,17 @@ import tensorflow as tf
 from kaq_sionna.deploy.real_model import input_signature, real_demap
 from kaq_sionna.detection.unfolded import MIN_GAIN, NO_INFO_VAR, ADMMNet, PGDNet
 from kaq_sionna.quantization.fake_quant import qmax
-from kaq_sionna.quantization.modes import ADAPTIVE_MODES
+from kaq_sionna.quantization.modes import ADAPTIVE_MODES, SNR_CLIP_MODES
 
-__all__ = ["SCOPES", "SITE_OPS", "UnfoldedExportGraph", "gauss_jordan_inverse"]
+__all__ = ["SCOPES", "SITE_OPS", "UnfoldedExportGraph", "gauss_jordan_inverse",
+           "positive_indicator"]
 
 SITE_OPS = ("float", "fakequant")
 #: Name scopes of the graph's parts. An int8 export quantizes the ops of "network" except
 #: those of its "float_*" sub-scopes (:func:`is_int8_node`).
 SCOPES = {"network": "network", "inverse": "admm_inverse", "step": "adaptive_step",
           "soft_output": "soft_output", "site_scale": "float_site_scale",
-          "xupdate": "float_admm_xupdate", "prox_sign": "float_prox_sign"}
+          "xupdate": "float_admm_xupdate", "prox": "float_prox"}
 
 
 def is_int8_node(tensor_name):
@@ -66,6 +77,26 @@ def is_int8_node(tensor_name):
     parts = tensor_name.split(";")[0].split("/")
     return parts[0].startswith(SCOPES["network"]) and not any(
         p.startswith("float_") for p in parts[1:])
+
+
+def positive_indicator(t):
+    r""":math:`[t > 0]` as float32 with ops XNNPACK delegates:
+    :math:`\mathrm{clip}(t \cdot 2^{100}, 0, 1)`.
+
+    Equal to ``tf.cast(t > 0, tf.float32)`` for every :math:`t \le 0` and every
+    :math:`t \ge 2^{-100}`; in between (:math:`t` below :math:`8 \cdot 10^{-31}`: a
+    difference of two float32 numbers near a threshold is a multiple of their ulp,
+    so this needs a threshold below about :math:`2^{-76}`) it is below 1.
+
+    Input
+    -----
+    t : tf.float32, any shape
+
+    Output
+    ------
+    : tf.float32, the shape of ``t``
+    """
+    return tf.clip_by_value(t * 2.0 ** 100, 0.0, 1.0)
 
 
 def gauss_jordan_inverse(a):
@@ -89,7 +120,10 @@ def gauss_jordan_inverse(a):
     """
     n = a.shape[-1]
     eye = tf.eye(n, dtype=a.dtype)
-    m = tf.concat([a, tf.broadcast_to(eye, tf.shape(a))], -1)  # [..., n, 2n]
+    # [A | I] as a zero padding plus a constant: broadcast_to a run-time shape would be
+    # SHAPE and FILL ops, which XNNPACK does not take
+    m = tf.pad(a, [[0, 0]] * (len(a.shape) - 1) + [[0, n]]) + tf.concat(
+        [tf.zeros([n, n], a.dtype), eye], -1)  # [..., n, 2n]
     for j in range(n):
         row = m[..., j:j + 1, :] / m[..., j:j + 1, j:j + 1]  # [..., 1, 2n]
         col = m[..., :, j:j + 1] - eye[:, j:j + 1]  # [..., n, 1]
@@ -157,6 +191,9 @@ class UnfoldedExportGraph(tf.Module):
             self.tau = None if det.tau is None else det.tau.numpy().astype(np.float32)
         q = det.quantizer
         self.qmode = None if q is None or q.mode == "fp32" else q.mode
+        if self.qmode in SNR_CLIP_MODES or det.x_init != "zero":
+            raise ValueError("detectors with the fair-reference mode 'fp32-snr' or the LMMSE "
+                             "warm start are not exported (not implemented in the graph)")
         if self.qmode == "fp16":
             raise ValueError("detectors with the post-training 'fp16' activation mode are not "
                              "exported; export the fp32 model with precision 'fp16' instead")
@@ -209,44 +246,81 @@ class UnfoldedExportGraph(tf.Module):
         if self.qmode in ADAPTIVE_MODES:  # integer levels (scale 1) times the per-sample step
             with tf.name_scope(SCOPES["site_scale"]):
                 t = t * (1.0 / delta)
-            if self.num_bits < 8:
-                t = tf.clip_by_value(t, -q, q)
             levels = tf.quantization.fake_quant_with_min_max_args(
                 t, min=-q8, max=q8, num_bits=8, narrow_range=True)
             with tf.name_scope(SCOPES["site_scale"]):
-                return levels * delta
-        if self.num_bits < 8:
+                x = levels * delta
+                if self.num_bits < 8:
+                    # clip to the levels -q..q after the rounding and the rescaling, in
+                    # float: clipping to integers commutes with rounding to integers, and
+                    # fl(n * delta) is monotonic in n. Before the FakeQuant (or right after
+                    # it) the converter would make the clip int8 with the FakeQuant's scale
+                    # (MINIMUM / MAXIMUM keep their input's scale), which XNNPACK does not take
+                    bound = q * delta
+                    x = tf.minimum(tf.maximum(x, -bound), bound)
+                return x
+        if self.num_bits < 8:  # int8 (the converter gives it the FakeQuant's scale)
             t = tf.clip_by_value(t, -q * delta, q * delta)
         return tf.quantization.fake_quant_with_min_max_args(
             t, min=-q8 * delta, max=q8 * delta, num_bits=8, narrow_range=True)
 
     def _prox(self, r, threshold):
-        mag = tf.nn.relu(tf.abs(r) - threshold)
-        with tf.name_scope(SCOPES["prox_sign"]):  # SIGN has no int8 kernel: float product
-            x = tf.sign(r) * mag  # eqs. (7)-(8)
-        slope = tf.cast(tf.abs(r) > threshold, tf.float32)
-        if self.prox_kind == "box":
-            slope = slope * tf.cast(tf.abs(x) < self.grid_max, tf.float32)
-            x = tf.clip_by_value(x, -self.grid_max, self.grid_max)
+        r"""Proximal step and its 0/1 derivative, in float, with ops XNNPACK delegates.
+
+        :math:`\mathrm{sign}(r)\max(|r|-\lambda, 0)` (eqs. (7)-(8)) is written, exactly
+        in floating point, as :math:`r - \mathrm{clip}(r, -\lambda, \lambda)` for
+        :math:`\lambda \ge 0` (both forms round the same difference :math:`|r|-\lambda`)
+        and as :math:`r - \lambda\,\mathrm{sign}(r)` for a learned :math:`\lambda < 0`
+        (then :math:`|r| - \lambda > 0` always), with :math:`\mathrm{sign}(r) =
+        \mathrm{clip}(r \cdot 2^{100}, -1, 1)` (exact unless
+        :math:`0 < |r| < 2^{-100}`, as :func:`positive_indicator`). The derivative
+        :math:`[|r| > \lambda]` is :func:`positive_indicator` of :math:`|r| - \lambda`.
+        ``SIGN``, ``GREATER`` and ``CAST`` (the TF model's form) run outside XNNPACK and
+        split the delegated graph; int8 ``ABS`` / ``MINIMUM`` / ``MAXIMUM`` are not
+        delegated either, so the whole step stays in float (scope ``float_prox``)
+        between two quantization sites.
+        """
+        threshold = float(threshold)
+        with tf.name_scope(SCOPES["prox"]):
+            if threshold >= 0.0:
+                x = r - tf.clip_by_value(r, -threshold, threshold)
+            else:
+                x = r - threshold * tf.clip_by_value(r * 2.0 ** 100, -1.0, 1.0)
+            slope = positive_indicator(tf.abs(r) - threshold)
+            if self.prox_kind == "box":
+                slope = slope * positive_indicator(self.grid_max - tf.abs(x))
+                x = tf.clip_by_value(x, -self.grid_max, self.grid_max)
         return x, slope
 
     def _layers(self, hty, a, inv, quant, prox):
-        """The K layers from the zero state; returns the last estimate ``[B, N, C]``."""
-        z = tf.zeros_like(hty)
-        u = tf.zeros_like(hty)
+        r"""The K layers from the zero state; returns the last estimate ``[B, N, C]``.
+
+        The first layer is written for :math:`\mathbf z = \mathbf u = \mathbf 0`
+        (PGD: :math:`\mathbf r = \eta_1 \mathbf H^{\mathsf T}\mathbf y`; ADMM:
+        :math:`\mathbf v = (\mathbf H^{\mathsf T}\mathbf H + \rho_1\mathbf I)^{-1}
+        \mathbf H^{\mathsf T}\mathbf y`), the same values as the general step without
+        its product with zeros (and without ``ZEROS_LIKE``, which XNNPACK does not take).
+        """
+        z = u = None  # zero state
         for k in range(1, self.num_layers + 1):
             if self.kind == "pgdnet":
-                r = z - self.eta[k - 1] * (tf.matmul(a, z) - hty)  # eq. (6)
-                r = quant("r", k, r)
+                if z is None:
+                    r = self.eta[k - 1] * hty
+                else:
+                    r = z - self.eta[k - 1] * (tf.matmul(a, z) - hty)
+                r = quant("r", k, r)  # eq. (6)
                 z = quant("x", k, prox(k, r, self.lam[k - 1]))  # eqs. (7)-(9)
             else:
                 rho = self.rho[k - 1]
                 with tf.name_scope(SCOPES["xupdate"]):
-                    v = tf.matmul(inv[k - 1], hty + rho * (z - u))  # x-update
+                    rhs = hty if z is None else hty + rho * (z - u)
+                    v = tf.matmul(inv[k - 1], rhs)  # x-update
                 v = quant("r", k, v)
-                z = quant("x", k, prox(k, v + u, self.lam[k - 1] / rho))  # z-update
+                z = quant("x", k, prox(k, v if u is None else v + u,
+                                       self.lam[k - 1] / rho))  # z-update
                 if k < self.num_layers:
-                    u = u + self.tau[k - 1] * (v - z)  # dual update
+                    d = self.tau[k - 1] * (v - z)
+                    u = d if u is None else u + d  # dual update
         return z
 
     # ------------------------------------------------------------------ graph
@@ -266,7 +340,10 @@ class UnfoldedExportGraph(tf.Module):
                 inv_all = gauss_jordan_inverse(stacked)
                 # slices, not tf.unstack: the int8 converter quantizes UNPACK outputs even
                 # when the op is kept in float
-                inv = [inv_all[:, k] for k in range(self.num_layers)]
+                # (a reshape, not [:, k]: XNNPACK does not take a STRIDED_SLICE that drops
+                # an axis)
+                inv = [tf.reshape(inv_all[:, k:k + 1], [-1, n, n])
+                       for k in range(self.num_layers)]
         step = None
         if self.qmode in ADAPTIVE_MODES:
             with tf.name_scope(SCOPES["step"]):
@@ -277,14 +354,15 @@ class UnfoldedExportGraph(tf.Module):
 
         def fwd_prox(k, r, thr):
             x, slope = self._prox(r, thr)
-            slopes[k] = (slope, x - slope * r)
+            with tf.name_scope(SCOPES["prox"]):  # the offset o_k, for the soft output only
+                slopes[k] = (slope, x - slope * r)
             return x
 
         def fwd_quant(kind, k, t):
             return self._quant(kind, k, t, step)
 
         with tf.name_scope(SCOPES["network"]):
-            x_real = self._layers(hty, a, inv, fwd_quant, fwd_prox)[..., 0]
+            x_real = tf.reshape(self._layers(hty, a, inv, fwd_quant, fwd_prox), [-1, n])
         if self.outputs == "estimate":
             return {"x_hat": tf.identity(x_real, name="x_hat")}
 
@@ -299,21 +377,23 @@ class UnfoldedExportGraph(tf.Module):
         m = 2 * self.num_rx
         last = tf.one_hot(m, m + 1, dtype=tf.float32)
         ht = tf.transpose(hr, [0, 2, 1])
-        rhs = tf.concat([ht, tf.zeros_like(ht[..., :1])], -1)  # [B, N, M + 1]
+        rhs = tf.pad(ht, [[0, 0], [0, 0], [0, 1]])  # [B, N, M + 1]
         w_aff = self._layers(rhs, a, inv, lambda kind, k, t: t,
                              lambda k, r, thr: slopes[k][0] * r + slopes[k][1] * last)
-        w, o = w_aff[..., :-1], w_aff[..., -1]
+        w, o = w_aff[..., :-1], tf.reshape(w_aff[..., -1:], [-1, n])
         b = tf.matmul(w, hr)  # [B, N, N]
         eye = tf.eye(n, dtype=tf.float32)
         mu = tf.reduce_sum(b * eye, -1)
         c2 = c * c
         noise = tf.reduce_sum(tf.matmul(w, s_real * c2) * w, axis=-1)  # diag(W S W^T)
         interference = self.energy_per_dim * (tf.reduce_sum(tf.square(b), -1) - tf.square(mu))
-        informative = mu > MIN_GAIN
-        mu = tf.where(informative, mu, tf.ones_like(mu))
-        x_unb = tf.where(informative, (x_real - o) / mu, tf.zeros_like(mu))
-        var = tf.where(informative, (tf.maximum(interference, 0.0) + noise) / tf.square(mu),
-                       NO_INFO_VAR * tf.ones_like(mu))
+        # tf.where(mu > MIN_GAIN, ...) of the TF model as products with a 0/1 indicator
+        # (GREATER, SELECT_V2 and the FILL of ones_like run outside XNNPACK)
+        informative = positive_indicator(mu - MIN_GAIN)
+        mu = informative * mu + (1.0 - informative)
+        x_unb = informative * ((x_real - o) / mu)
+        var = (informative * ((tf.maximum(interference, 0.0) + noise) / tf.square(mu))
+               + (1.0 - informative) * NO_INFO_VAR)
         nt = self.num_tx
         no_eff = (var[..., :nt] + var[..., nt:]) / c2
         return real_demap(x_unb[..., :nt] / c, x_unb[..., nt:] / c, no_eff, self.k_bits,

@@ -87,6 +87,8 @@ from kaq_sionna.quantization.modes import make_quantizer
 
 OUTPUTS = ("bit", "symbol")
 PROXES = ("soft", "box")
+#: Starting point x^(0): the paper's zero vector, or the LMMSE estimate (a linear warm start).
+X_INITS = ("zero", "lmmse")
 DEMAPPING_METHODS = ("app", "maxlog")
 # Gaussian approximation: below this gain mu_n a component is treated as carrying no
 # information about its symbol (estimate 0, variance NO_INFO_VAR on the integer grid).
@@ -193,6 +195,23 @@ class UnfoldedDetector(keras.layers.Layer):
         (:math:`a_{\max} = 2^{b/2}-1`), i.e. the prox of
         :math:`\lambda\|x\|_1 + \iota_{\mathrm{box}}(x)` -- a QAM-aware
         variant beyond the paper.
+    x_init : "zero" | "lmmse"
+        Starting point :math:`\mathbf x^{(0)}` (and ADMM-Net's :math:`\mathbf z^{(0)}`).
+        ``"zero"`` (default): the paper's :math:`\mathbf 0`. ``"lmmse"``: the
+        linear MMSE estimate on the integer grid, a warm start beyond the paper,
+
+        .. math::
+            \mathbf x^{(0)} = \left(\mathbf H^{\mathsf T}\mathbf H
+            + \frac{\sigma^2}{E_r}\mathbf I\right)^{-1}\mathbf H^{\mathsf T}\mathbf y,
+            \qquad \sigma^2 = \frac{\mathrm{tr}(\tilde{\mathbf S})}{2N_r},
+
+        with :math:`E_r` the energy per real coordinate and :math:`\sigma^2`
+        the mean noise variance per real dimension (exact LMMSE for white
+        noise ``s = N0 I``; for coloured noise the white-noise filter of the
+        same mean power). It is linear in :math:`\mathbf H^{\mathsf T}\mathbf y`,
+        so the linearised Gaussian approximation stays exact in fp32; with
+        all steps :math:`\eta_k = 0` and thresholds :math:`\lambda_k = 0` PGD-Net
+        returns it unchanged, and its LLRs are those of Sionna's LMMSE detector.
     precision : None | "single" | "double"
 
     Input
@@ -220,7 +239,8 @@ class UnfoldedDetector(keras.layers.Layer):
     """
 
     def __init__(self, num_layers=5, num_bits_per_symbol=4, output="bit", hard_out=False,
-                 demapping_method="app", quantizer=None, prox="soft", precision=None, **kwargs):
+                 demapping_method="app", quantizer=None, prox="soft", x_init="zero",
+                 precision=None, **kwargs):
         self.precision = precision or config.precision
         super().__init__(dtype=dtypes[self.precision]["tf"]["rdtype"], autocast=False, **kwargs)
         if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
@@ -233,6 +253,9 @@ class UnfoldedDetector(keras.layers.Layer):
             raise ValueError(f"output must be one of {OUTPUTS}, found {output!r}")
         if prox not in PROXES:
             raise ValueError(f"prox must be one of {PROXES}, found {prox!r}")
+        if x_init not in X_INITS:
+            raise ValueError(f"x_init must be one of {X_INITS}, found {x_init!r}")
+        self.x_init = x_init
         if demapping_method not in DEMAPPING_METHODS:
             raise ValueError(f"demapping_method must be one of {DEMAPPING_METHODS}, "
                              f"found {demapping_method!r}")
@@ -267,9 +290,27 @@ class UnfoldedDetector(keras.layers.Layer):
     def _create_weights(self):
         raise NotImplementedError
 
-    def _init_state(self, hty):
-        """Initial state for right-hand sides ``hty [..., N, C]``."""
+    def _init_state(self, hty, x0):
+        """Initial state for right-hand sides ``hty [..., N, C]`` and the starting estimate
+        ``x0 [..., N, C]`` (:meth:`_start`)."""
         raise NotImplementedError
+
+    def _warm_start_filter(self, a, s):
+        """``(H^T H + sigma^2 / E_r I)^{-1}`` ``[..., N, N]`` of the LMMSE warm start, or `None`
+        for ``x_init = "zero"`` (see the class docstring)."""
+        if self.x_init == "zero":
+            return None
+        c2 = tf.cast(self.grid_scale ** 2, self._rdtype)
+        num_rx = tf.cast(tf.shape(s)[-1], self._rdtype)
+        sigma2 = tf.math.real(tf.linalg.trace(s)) * c2 / (2.0 * num_rx)  # per real dimension
+        reg = sigma2 / tf.cast(self.energy_per_dim, self._rdtype)
+        eye = tf.eye(a.shape[-1], dtype=a.dtype)
+        return tf.linalg.inv(a + reg[..., None, None] * eye)
+
+    @staticmethod
+    def _start(hty, warm):
+        """``x^(0)``: zero, or the warm-start filter applied to ``hty [..., N, C]``."""
+        return tf.zeros_like(hty) if warm is None else tf.matmul(warm, hty)
 
     def _prepare(self, a):
         """Per-call quantities shared by all layers (e.g. factorisations) from ``a = H^T H``."""
@@ -337,12 +378,13 @@ class UnfoldedDetector(keras.layers.Layer):
         hty = tf.matmul(hr, yr[..., None], transpose_a=True)  # H^T y, [..., N, 1]
         a = tf.matmul(hr, hr, transpose_a=True)  # H^T H, [..., N, N]
         ctx = self._prepare(a)
+        warm = self._warm_start_filter(a, s)
 
         snr = None
         if self.quantizer is not None and self.quantizer.needs_snr:
             snr = per_sample_snr(h, s)[..., None, None]  # eq. (15) input, per sample
         ops = _ForwardOps(self, snr, bool(training))
-        state, layers = self._init_state(hty), []
+        state, layers = self._init_state(hty, self._start(hty, warm)), []
         for k in range(1, self.num_layers + 1):
             state = self._layer(k, state, hty, a, ctx, ops)
             layers.append(self._estimate_of(state)[..., 0])
@@ -351,7 +393,7 @@ class UnfoldedDetector(keras.layers.Layer):
                                tf.stack(ops.mmds) if ops.mmds else None)
         if not linearize:
             return est
-        x_unb, no_eff = self._gaussian_approximation(x_real, yr, hr, s, a, ctx, ops.slopes)
+        x_unb, no_eff = self._gaussian_approximation(x_real, yr, hr, s, a, ctx, ops.slopes, warm)
         return est._replace(x_unbiased=x_unb, no_eff=no_eff)
 
     def linearization(self, y, h, s):
@@ -371,16 +413,17 @@ class UnfoldedDetector(keras.layers.Layer):
         hty = tf.matmul(hr, yr[..., None], transpose_a=True)
         a = tf.matmul(hr, hr, transpose_a=True)
         ctx = self._prepare(a)
+        warm = self._warm_start_filter(a, s)
         snr = None
         if self.quantizer is not None and self.quantizer.needs_snr:
             snr = per_sample_snr(h, s)[..., None, None]
         ops = _ForwardOps(self, snr, False)
-        state = self._init_state(hty)
+        state = self._init_state(hty, self._start(hty, warm))
         for k in range(1, self.num_layers + 1):
             state = self._layer(k, state, hty, a, ctx, ops)
-        return self._affine_pass(hr, a, ctx, ops.slopes)
+        return self._affine_pass(hr, a, ctx, ops.slopes, warm)
 
-    def _affine_pass(self, hr, a, ctx, slopes):
+    def _affine_pass(self, hr, a, ctx, slopes, warm=None):
         # The layers with every prox replaced by its first-order expansion at the
         # forward pass's operating point (slope D, offset o) and quantizers by
         # the identity (STE), run on [H^T, 0]: columns 0..M-1 give W, the last
@@ -388,14 +431,14 @@ class UnfoldedDetector(keras.layers.Layer):
         ht = tf.linalg.matrix_transpose(hr)  # [..., N, M]
         rhs = tf.concat([ht, tf.zeros_like(ht[..., :1])], -1)  # [..., N, M + 1]
         ops = _AffineOps(slopes, rhs.shape[-1])
-        state = self._init_state(rhs)
+        state = self._init_state(rhs, self._start(rhs, warm))  # the warm start is linear in rhs
         for k in range(1, self.num_layers + 1):
             state = self._layer(k, state, rhs, a, ctx, ops)
         w_aff = self._estimate_of(state)
         return w_aff[..., :-1], w_aff[..., -1]
 
-    def _gaussian_approximation(self, x_real, yr, hr, s, a, ctx, slopes):
-        w, o = self._affine_pass(hr, a, ctx, slopes)
+    def _gaussian_approximation(self, x_real, yr, hr, s, a, ctx, slopes, warm=None):
+        w, o = self._affine_pass(hr, a, ctx, slopes, warm)
         b = tf.matmul(w, hr)  # [..., N, N]: x_hat - o = B x + W n (+ quantization error)
         mu = tf.linalg.diag_part(b)
         c2 = tf.cast(self.grid_scale ** 2, self._rdtype)
@@ -462,6 +505,7 @@ class UnfoldedDetector(keras.layers.Layer):
         own = [w for w in self.weights if id(w) not in theirs]
         doc = {"type": type(self).__name__, "num_layers": self.num_layers,
                "num_bits_per_symbol": self.num_bits_per_symbol, "prox": self.prox,
+               "x_init": self.x_init,
                "demapping_method": self.demapping_method,
                "parameters": {w.name: {"values": values(w),
                                        "meaning": self.PARAMETER_MEANINGS.get(w.name, "")}
@@ -490,7 +534,7 @@ class UnfoldedDetector(keras.layers.Layer):
         cfg.update(num_layers=self.num_layers, num_bits_per_symbol=self.num_bits_per_symbol,
                    output=self._output, hard_out=self.hard_out,
                    demapping_method=self.demapping_method, prox=self.prox,
-                   precision=self.precision,
+                   x_init=self.x_init, precision=self.precision,
                    quantizer=None if self.quantizer is None else self.quantizer.get_config())
         return cfg
 
@@ -499,7 +543,8 @@ class PGDNet(UnfoldedDetector):
     r"""Deep-unfolded proximal gradient descent (PGD-Net), eqs. (6)-(8) of the KAQ paper.
 
     Layer ``k = 1..K`` on the real-valued integer-grid model (see the module
-    docstring), starting from :math:`\mathbf x^{(0)} = \mathbf 0`:
+    docstring), starting from :math:`\mathbf x^{(0)} = \mathbf 0` (or the LMMSE
+    estimate, ``x_init="lmmse"``):
 
     .. math::
         \mathbf r^{(k)} &= \mathbf x^{(k-1)} - \eta_k \mathbf H^{\mathsf T}
@@ -518,7 +563,7 @@ class PGDNet(UnfoldedDetector):
     num_layers : int
         ``K`` (5 in the paper).
     num_bits_per_symbol : int
-    output, hard_out, demapping_method, quantizer, prox, precision :
+    output, hard_out, demapping_method, quantizer, prox, x_init, precision :
         See :class:`UnfoldedDetector`.
     eta_init, lambda_init : float
         Initial step sizes and thresholds.
@@ -550,8 +595,8 @@ class PGDNet(UnfoldedDetector):
         self.lam = self.add_weight(name="lambda", shape=[k],
                                    initializer=keras.initializers.Constant(self._lambda_init))
 
-    def _init_state(self, hty):
-        return (tf.zeros_like(hty),)
+    def _init_state(self, hty, x0):
+        return (x0,)
 
     def _layer(self, k, state, hty, a, ctx, ops):
         x = state[0]
@@ -602,8 +647,9 @@ class ADMMNet(UnfoldedDetector):
     ----------
     num_layers : int
     num_bits_per_symbol : int
-    output, hard_out, demapping_method, quantizer, prox, precision :
-        See :class:`UnfoldedDetector`.
+    output, hard_out, demapping_method, quantizer, prox, x_init, precision :
+        See :class:`UnfoldedDetector` (``x_init="lmmse"`` starts from
+        :math:`\mathbf z^{(0)}` = the LMMSE estimate, :math:`\mathbf u^{(0)} = \mathbf 0`).
     rho_init, lambda_init, tau_init : float
 
     Input
@@ -651,8 +697,8 @@ class ADMMNet(UnfoldedDetector):
         rho = self.rho
         return [tf.linalg.cholesky(a + rho[k] * eye) for k in range(self.num_layers)]
 
-    def _init_state(self, hty):
-        return (tf.zeros_like(hty), tf.zeros_like(hty))
+    def _init_state(self, hty, x0):
+        return (x0, tf.zeros_like(hty))
 
     def _layer(self, k, state, hty, a, ctx, ops):
         z, u = state
@@ -680,7 +726,7 @@ class ADMMNet(UnfoldedDetector):
         return cfg
 
 
-__all__ = ["OUTPUTS", "PROXES", "UnfoldedEstimate", "UnfoldedDetector", "PGDNet", "ADMMNet",
+__all__ = ["OUTPUTS", "PROXES", "X_INITS", "UnfoldedEstimate", "UnfoldedDetector", "PGDNet", "ADMMNet",
            "soft_threshold"]
 
 
@@ -690,8 +736,9 @@ def _fmt(values):
 
 def _describe_text(doc):
     """The text form of :meth:`UnfoldedDetector.describe`."""
+    start = "" if doc["x_init"] == "zero" else f", x^(0) {doc['x_init']}"
     lines = [f"{doc['type']}: {doc['num_layers']} layers, {2 ** doc['num_bits_per_symbol']}-QAM, "
-             f"prox {doc['prox']}, demapping {doc['demapping_method']}",
+             f"prox {doc['prox']}{start}, demapping {doc['demapping_method']}",
              "learned parameters (one value per layer k = 1..K):"]
     for name, p in doc["parameters"].items():
         lines.append(f"  {name:<10} {_fmt(p['values'])}")

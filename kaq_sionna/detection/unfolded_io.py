@@ -51,6 +51,8 @@ def mode_tag(quant, bits):
     """``fp32``, ``fp16``, ``ptq8``, ``qatmse4``, ``kaq8``... as used in pretrained names."""
     if quant in ("fp32", "fp16"):
         return quant
+    if quant == "fp32-snr":  # no bit width: the range's parametrisation is fixed
+        return "fp32snr"
     return f"{quant.replace('-', '')}{bits}"
 
 
@@ -58,6 +60,14 @@ def canonical_name(model_type, quant, bits, num_tx, num_rx, num_bits_per_symbol)
     """Pretrained name ``<model>-<mode>-<ntx>x<nrx>-<M>qam``, e.g. ``pgdnet-kaq8-4x4-16qam``."""
     return (f"{model_type}-{mode_tag(quant, bits)}-{num_tx}x{num_rx}-"
             f"{2 ** num_bits_per_symbol}qam")
+
+
+def architecture_suffix(num_layers, x_init="zero"):
+    """Name suffix of an architecture other than the paper's (K = 5 layers from x^(0) = 0):
+    ``-k<K>`` for another depth, ``-lmmse`` for the LMMSE warm start, e.g.
+    ``admmnet-kaq4-4x4-16qam-k10-lmmse``."""
+    return ("" if num_layers == 5 else f"-k{num_layers}") + \
+        ("" if x_init == "zero" else f"-{x_init}")
 
 
 def channel_suffix(system):
@@ -71,6 +81,8 @@ def layer_config(det):
     """The JSON-serialisable description of a detector's structure."""
     cfg = det.get_config()
     layer = {k: cfg[k] for k in ("num_layers", "num_bits_per_symbol", "prox")}
+    if cfg["x_init"] != "zero":  # added later: older configs have no key and start from zero
+        layer["x_init"] = cfg["x_init"]
     layer["init"] = {k: cfg[k] for k in ("eta_init", "lambda_init", "rho_init", "tau_init")
                      if k in cfg}
     q = det.quantizer
@@ -90,7 +102,8 @@ def build_from_config(model_type, layer, output="bit", hard_out=False, demapping
     return CLASSES[model_type](num_layers=layer["num_layers"],
                                num_bits_per_symbol=layer["num_bits_per_symbol"], output=output,
                                hard_out=hard_out, demapping_method=demapping_method,
-                               quantizer=quantizer, prox=layer["prox"], precision=precision,
+                               quantizer=quantizer, prox=layer["prox"],
+                               x_init=layer.get("x_init", "zero"), precision=precision,
                                **layer.get("init", {}))
 
 
@@ -130,12 +143,14 @@ def _check_structure(det, config, label):
     expected["quant"] = "fp32" if qcfg is None else qcfg["mode"]
     expected["bits"] = None if qcfg is None or qcfg["mode"] not in STEP_MODES else qcfg["num_bits"]
     expected["quantize_intermediate"] = bool(qcfg and qcfg["quantize_intermediate"])
+    expected["x_init"] = config["layer"].get("x_init", "zero")
     q = det.quantizer
     actual = {"model": model_type_of(det), "num_layers": det.num_layers,
               "num_bits_per_symbol": det.num_bits_per_symbol, "prox": det.prox,
               "quant": "fp32" if q is None else q.mode,
               "bits": None if q is None or q.mode not in STEP_MODES else q.num_bits,
-              "quantize_intermediate": bool(q and q.quantize_intermediate)}
+              "quantize_intermediate": bool(q and q.quantize_intermediate),
+              "x_init": det.x_init}
     if config.get("system", {}).get("num_bits_per_symbol", actual["num_bits_per_symbol"]) \
             != expected["num_bits_per_symbol"]:
         raise PretrainedMismatch(f"{label}: config.json is inconsistent: system "
@@ -283,6 +298,6 @@ def resolve_model(name_or_dir):
 
 
 __all__ = ["CLASSES", "POST_TRAINING_MODES", "PretrainedMismatch", "build_from_config",
-           "canonical_name", "layer_config", "load_model", "load_post_training",
+           "architecture_suffix", "canonical_name", "layer_config", "load_model", "load_post_training",
            "load_weights_into", "mode_tag", "model_type_of", "pretrained_loader",
            "resolve_model", "save_model"]

@@ -3,7 +3,9 @@
 A model is a folder ``<name>/`` holding ``config.json`` (how it was trained: model type,
 layer configuration, system, training scenario, seed, epochs, final metrics, commit) beside
 its weights. Models are named ``<model>-<mode>-<ntx>x<nrx>-<modulation>`` (for example
-``pgdnet-kaq8-16x16-16qam``, ``eqnet-l-2x2-64qam``).
+``pgdnet-kaq8-16x16-16qam``, ``eqnet-l-2x2-64qam``); unfolded detectors other than the paper's
+K = 5 from zero add ``-k<K>`` and ``-lmmse`` (LMMSE warm start), e.g.
+``admmnet-fp32snr-4x4-16qam-k10-lmmse`` (``fp32snr``: the fair full-precision reference).
 
 Where models are looked up, in this order (:func:`search_path`):
 

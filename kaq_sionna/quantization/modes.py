@@ -24,6 +24,27 @@ kaq-step-only     SNR-adaptive step of eq. (15), MSE loss only (no MMD)     :mat
                                                                             \gamma_k`
 ================  ========================================================  =====================
 
+Fair full-precision reference (issue 20, docs/kaq.md), beyond the paper:
+
+================  ========================================================  =====================
+mode              what happens                                              learnable here
+================  ========================================================  =====================
+fp32-snr          the ``kaq`` quantizer without rounding: the SNR-adaptive  :math:`\alpha_k,
+                  step of eq. (15) sets a saturation range,                 \gamma_k`
+                  :math:`x \mapsto \mathrm{clip}(x, -q\Delta, q\Delta)`,
+                  :math:`\Delta = \alpha_k\mathrm{SNR}^{-1/2}+\gamma_k`,
+                  :math:`q = 2^{7}-1` (fixed parametrisation scale)
+================  ========================================================  =====================
+
+``fp32-snr`` gives a full-precision network exactly the per-sample side
+information that ``kaq`` / ``kaq-step-only`` feed into theirs: since
+:math:`\Delta\,\mathrm{clip}(\mathrm{round}(x/\Delta), -q, q)` becomes
+:math:`\Delta\,\mathrm{clip}(x/\Delta, -q, q) = \mathrm{clip}(x, -q\Delta, q\Delta)`
+once the rounding is removed, the only SNR-dependent operation left is the
+saturation. The range is parametrised as for an 8-bit ``kaq`` quantizer
+(:math:`q = 127`, calibrated in the same way), whatever ``num_bits`` says, so
+one ``fp32-snr`` model serves as the reference of every bit width.
+
 A *site* is one quantized activation tensor of the detector: ``("x", k)`` is
 the signal estimate :math:`\mathbf{x}^{(k)}` leaving layer ``k`` (always), and
 ``("r", k)`` the intermediate :math:`\mathbf{r}^{(k)}` (only with
@@ -46,12 +67,18 @@ from kaq_sionna.quantization.adaptive import adaptive_step
 from kaq_sionna.quantization.fake_quant import cast_fp16, check_num_bits, fake_quantize, qmax
 from kaq_sionna.quantization.mmd import KernelMMD
 
-MODES = ("fp32", "fp16", "ptq", "qat-mse", "kaq", "kaq-mmd-only", "kaq-step-only")
+MODES = ("fp32", "fp16", "ptq", "qat-mse", "kaq", "kaq-mmd-only", "kaq-step-only", "fp32-snr")
 STEP_MODES = ("ptq", "qat-mse", "kaq", "kaq-mmd-only", "kaq-step-only")
 #: Modes with the SNR-adaptive step of eq. (15) (alpha, gamma per site).
 ADAPTIVE_MODES = ("kaq", "kaq-step-only")
 #: Modes with a static step (one Delta per site); learnable unless ``ptq``.
 STATIC_STEP_MODES = ("ptq", "qat-mse", "kaq-mmd-only")
+#: Full-precision modes with the SNR-adaptive saturation range of eq. (15), no rounding.
+SNR_CLIP_MODES = ("fp32-snr",)
+#: Bit width whose q_max scales the fp32-snr range (the 8-bit kaq parametrisation).
+SNR_CLIP_BITS = 8
+#: Modes whose parameters are initialised from activation statistics (:meth:`Quantizer.calibrate`).
+CALIBRATED_MODES = STEP_MODES + SNR_CLIP_MODES
 #: Modes whose training adds the per-layer MMD loss of eq. (11) (weight epsilon, eq. (16)).
 MMD_MODES = ("kaq", "kaq-mmd-only")
 
@@ -73,10 +100,10 @@ class Quantizer(keras.layers.Layer):
 
     Parameters
     ----------
-    mode : "fp32" | "fp16" | "ptq" | "qat-mse" | "kaq" | "kaq-mmd-only" | "kaq-step-only"
+    mode : "fp32" | "fp16" | "ptq" | "qat-mse" | "kaq" | "kaq-mmd-only" | "kaq-step-only" | "fp32-snr"
         See the module docstring.
     num_bits : int
-        Bit width ``b`` in ``[2, 16]`` (ignored by ``fp32`` and ``fp16``).
+        Bit width ``b`` in ``[2, 16]`` (ignored by ``fp32``, ``fp16`` and ``fp32-snr``).
     quantize_intermediate : bool
         Also quantize the intermediate :math:`\mathbf{r}^{(k)}` of every layer.
     epsilon : float >= 0
@@ -122,7 +149,7 @@ class Quantizer(keras.layers.Layer):
                                 adversarial=mmd_adversarial)
         self.step_init, self.min_step = step_init, float(min_step)
         self.sites = None
-        self.calibrated = mode not in STEP_MODES
+        self.calibrated = mode not in CALIBRATED_MODES
         self._observing, self._records = False, None
         self.built = True
 
@@ -130,7 +157,12 @@ class Quantizer(keras.layers.Layer):
     @property
     def needs_snr(self):
         """Whether :meth:`quantize_site` needs the per-sample SNR (the adaptive step)."""
-        return self.mode in ADAPTIVE_MODES
+        return self.mode in ADAPTIVE_MODES + SNR_CLIP_MODES
+
+    @property
+    def needs_calibration(self):
+        """Whether the parameters are initialised by :meth:`calibrate` (steps or ranges)."""
+        return self.mode in CALIBRATED_MODES
 
     @property
     def uses_mmd(self):
@@ -139,8 +171,8 @@ class Quantizer(keras.layers.Layer):
 
     @property
     def qmax(self):
-        """Largest integer level :math:`2^{b-1}-1`."""
-        return qmax(self.num_bits)
+        """Largest integer level :math:`2^{b-1}-1` (``fp32-snr``: the fixed 8-bit scale 127)."""
+        return qmax(SNR_CLIP_BITS if self.mode in SNR_CLIP_MODES else self.num_bits)
 
     def attach(self, num_layers):
         """Creates the per-site parameters for a detector with ``num_layers`` layers.
@@ -162,7 +194,7 @@ class Quantizer(keras.layers.Layer):
         if self.mode in STATIC_STEP_MODES:
             self.step = self.add_weight(name="step", shape=[n], trainable=self.mode != "ptq",
                                         initializer=keras.initializers.Constant(init))
-        if self.mode in ADAPTIVE_MODES:
+        if self.mode in ADAPTIVE_MODES + SNR_CLIP_MODES:
             # eq. (15): Delta^(k) = alpha_k SNR^(-1/2) + gamma_k
             self.alpha = self.add_weight(name="alpha", shape=[n],
                                          initializer=keras.initializers.Zeros())
@@ -195,7 +227,7 @@ class Quantizer(keras.layers.Layer):
         site : int
             Site index.
         snr : None or tf.float, any shape
-            Linear per-sample SNR (mode ``kaq`` only).
+            Linear per-sample SNR (modes ``kaq``, ``kaq-step-only``, ``fp32-snr``).
 
         Output
         ------
@@ -203,7 +235,7 @@ class Quantizer(keras.layers.Layer):
         """
         if self.mode in STATIC_STEP_MODES:
             return tf.maximum(self.step[site], tf.cast(self.min_step, self.step.dtype))
-        if self.mode in ADAPTIVE_MODES:
+        if self.mode in ADAPTIVE_MODES + SNR_CLIP_MODES:
             if snr is None:
                 raise ValueError(f"mode {self.mode!r} needs the per-sample SNR")
             return adaptive_step(snr, self.alpha[site], self.gamma[site], self.min_step)
@@ -244,6 +276,10 @@ class Quantizer(keras.layers.Layer):
             raise RuntimeError(f"Quantizer(mode={self.mode!r}) is not calibrated: call "
                                "quantizer.calibrate(detector, (y, h, s)) first, or give "
                                "step_init, or mark_calibrated() after loading weights")
+        if self.mode in SNR_CLIP_MODES:
+            # eq. (9) without the rounding: only the SNR-adaptive saturation is left
+            limit = self.qmax * self.step_size(site, snr)
+            return tf.minimum(tf.maximum(x, -limit), limit), None
         x_q = fake_quantize(x, self.step_size(site, snr), self.num_bits)  # eq. (9)
         mmd = None
         if self.mode in MMD_MODES and training:
@@ -283,7 +319,8 @@ class Quantizer(keras.layers.Layer):
 
         * ``ptq``, ``qat-mse``: :math:`\Delta^{(k)} = P(m) / (2^{b-1}-1)`
           (eq. (10); the maximum for ``calib_percentile = 100``);
-        * ``kaq``: a least-squares fit :math:`m_i / q_{\max} \approx
+        * ``kaq``, ``kaq-step-only``, ``fp32-snr`` (with :math:`q_{\max} = 127`): a
+          least-squares fit :math:`m_i / q_{\max} \approx
           \alpha_k s_i + \gamma_k` with :math:`s_i = \mathrm{SNR}_i^{-1/2}`,
           then :math:`\gamma_k` raised so that the fitted step covers the
           ``P``-th percentile of the samples (no clipping of the calibration
@@ -305,7 +342,7 @@ class Quantizer(keras.layers.Layer):
         """
         if getattr(detector, "quantizer", None) is not self:
             raise ValueError("calibrate() needs the detector this quantizer is attached to")
-        if self.mode not in STEP_MODES:
+        if self.mode not in CALIBRATED_MODES:
             self.calibrated = True
             return {}
         batches = [data] if (isinstance(data, tuple) and len(data) == 3
@@ -319,7 +356,7 @@ class Quantizer(keras.layers.Layer):
             m = np.concatenate(records[i][0]).astype(np.float64)
             target = np.percentile(m, pct) / q  # eq. (10)
             stat = {"max_abs": float(np.percentile(m, pct)), "step": float(target)}
-            if self.mode in ADAPTIVE_MODES:
+            if self.mode in ADAPTIVE_MODES + SNR_CLIP_MODES:
                 s = np.concatenate(records[i][1]).astype(np.float64) ** -0.5
                 a_mat = np.stack([s, np.ones_like(s)], 1)
                 alpha, gamma = np.linalg.lstsq(a_mat, m / q, rcond=None)[0]
@@ -332,7 +369,7 @@ class Quantizer(keras.layers.Layer):
                 stat.update(alpha=float(alpha), gamma=float(gamma))
             steps.append(target)
             stats[f"{kind}{k}"] = stat
-        if self.mode in ADAPTIVE_MODES:
+        if self.mode in ADAPTIVE_MODES + SNR_CLIP_MODES:
             self.alpha.assign(np.asarray(alphas, self.alpha.dtype))
             self.gamma.assign(np.maximum(np.asarray(gammas), self.min_step).astype(
                 self.gamma.dtype))
@@ -364,4 +401,5 @@ def make_quantizer(quantizer, precision=None):
                     f"found {type(quantizer).__name__}")
 
 
-__all__ = ["MODES", "STEP_MODES", "check_mode", "Quantizer", "make_quantizer"]
+__all__ = ["CALIBRATED_MODES", "MODES", "SNR_CLIP_MODES", "STEP_MODES", "check_mode", "Quantizer",
+           "make_quantizer"]

@@ -16,10 +16,10 @@ Z. Ren et al., "Deep Unfolding with Kernel-based Quantization in MIMO Detection"
 """
 
 from kaq_sionna.core.params import Param
-from kaq_sionna.detection.unfolded import DEMAPPING_METHODS, PROXES, ADMMNet, PGDNet
+from kaq_sionna.detection.unfolded import DEMAPPING_METHODS, PROXES, X_INITS, ADMMNet, PGDNet
 from kaq_sionna.detection.unfolded_io import load_post_training
 from kaq_sionna.quantization.calibration import rayleigh_mimo_batch
-from kaq_sionna.quantization.modes import MODES, STEP_MODES, Quantizer
+from kaq_sionna.quantization.modes import MODES, Quantizer
 from kaq_sionna.registry.detectors import DetectorSpec
 
 CALIBRATION_SAMPLES = 4096
@@ -35,6 +35,8 @@ COMMON_PARAMS = (
           choices=PROXES),
     Param("demapping_method", str, "app", "demapping of the Gaussian approximation",
           choices=DEMAPPING_METHODS),
+    Param("x_init", str, "zero", "starting point x^(0): zero (paper) or the LMMSE estimate",
+          choices=X_INITS),
 )
 
 
@@ -62,7 +64,7 @@ def calibrate_for_link(det, ctx, calibration_samples=CALIBRATION_SAMPLES,
         empty if nothing was calibrated.
     """
     quantizer = det.quantizer
-    if quantizer is None or quantizer.mode not in STEP_MODES:
+    if quantizer is None or not quantizer.needs_calibration:
         return {}
     batch = rayleigh_mimo_batch(ctx.num_tx, ctx.num_rx, ctx.num_bits_per_symbol,
                                 calibration_samples, CALIBRATION_SNR_DB,
@@ -71,7 +73,7 @@ def calibrate_for_link(det, ctx, calibration_samples=CALIBRATION_SAMPLES,
 
 
 def build_unfolded(cls, ctx, num_layers, quant, bits, quantize_intermediate, prox,
-                   demapping_method, calibration_samples=CALIBRATION_SAMPLES,
+                   demapping_method, x_init="zero", calibration_samples=CALIBRATION_SAMPLES,
                    calibration_seed=CALIBRATION_SEED):
     """Builds an (untrained) unfolded detector for a link and calibrates its quantizer.
 
@@ -86,7 +88,7 @@ def build_unfolded(cls, ctx, num_layers, quant, bits, quantize_intermediate, pro
                               precision=ctx.precision)
     det = cls(num_layers=num_layers, num_bits_per_symbol=ctx.num_bits_per_symbol,
               output="bit", quantizer=quantizer, prox=prox, demapping_method=demapping_method,
-              precision=ctx.precision)
+              x_init=x_init, precision=ctx.precision)
     calibrate_for_link(det, ctx, calibration_samples, calibration_seed)
     return det
 

@@ -21,14 +21,14 @@ from kaq_sionna.core.params import (
     parse_located,
     read_toml_file,
 )
-from kaq_sionna.detection.unfolded import PROXES
+from kaq_sionna.detection.unfolded import PROXES, X_INITS
 from kaq_sionna.quantization.modes import MODES
 
 MODEL_TYPES = ("pgdnet", "admmnet")
 
 #: Keys added after models were trained; at these values they are left out of the fingerprint,
 #: so that older checkpoints still resume (:func:`spec_fingerprint`).
-FINGERPRINT_DEFAULTS = {"model": {"name_suffix": ""}}
+FINGERPRINT_DEFAULTS = {"model": {"name_suffix": "", "x_init": "zero"}}
 
 
 def spec_fingerprint(spec, quick, later_defaults):
@@ -63,10 +63,13 @@ SCENARIO_KEYS = (
 MODEL_KEYS = (
     Param("type", str, REQUIRED, "unfolded detector", choices=MODEL_TYPES),
     Param("num_layers", int, 5, "number of unfolded layers K", min=1, max=100),
-    Param("quant", str, "fp32", "activation quantization mode", choices=MODES),
+    Param("quant", str, "fp32", "activation quantization mode (\"fp32-snr\": the fair "
+          "full-precision reference, kaq's SNR-adaptive range without rounding)", choices=MODES),
     Param("bits", int, 8, "bit width of ptq / qat-mse / kaq", min=2, max=16),
     Param("quantize_intermediate", bool, False, "also quantize r^(k)"),
     Param("prox", str, "soft", "soft threshold (paper) or + QAM box clip", choices=PROXES),
+    Param("x_init", str, "zero", "starting point x^(0): zero (paper) or the LMMSE estimate "
+          "(warm start)", choices=X_INITS),
     Param("name_suffix", str, "", "appended to the model's canonical name (e.g. \"-ft50\" for "
           "a model trained longer than the shipped one of the same mode)"),
 )
@@ -202,7 +205,8 @@ def _check_init_from(init_from, model, system):
     layer, sys_ = config.get("layer", {}), config.get("system", {})
     checks = [("model type", config.get("model"), model["type"]),
               ("num_layers", layer.get("num_layers"), model["num_layers"]),
-              ("prox", layer.get("prox"), model["prox"])]
+              ("prox", layer.get("prox"), model["prox"]),
+              ("x_init", layer.get("x_init", "zero"), model["x_init"])]
     checks += [(k, sys_.get(k), system[k]) for k in ("num_tx", "num_rx", "num_bits_per_symbol")]
     for key, theirs, ours in checks:
         if theirs != ours:

@@ -45,6 +45,7 @@ from kaq_sionna.core.params import diff_keys
 from kaq_sionna.core.provenance import git_commit, versions
 from kaq_sionna.detection.unfolded_io import (
     CLASSES,
+    architecture_suffix,
     canonical_name,
     channel_suffix,
     load_model,
@@ -52,7 +53,7 @@ from kaq_sionna.detection.unfolded_io import (
     save_model,
 )
 from kaq_sionna.quantization.losses import kaq_total_loss
-from kaq_sionna.quantization.modes import MMD_MODES, STEP_MODES, Quantizer
+from kaq_sionna.quantization.modes import MMD_MODES, Quantizer
 from kaq_sionna.training.checkpoint import load_checkpoint, save_checkpoint
 from kaq_sionna.training.data import training_set
 
@@ -92,7 +93,8 @@ def build_detector(spec, quantized=True, precision=None):
             "quantize_intermediate"], epsilon=spec.training["epsilon"], precision=precision)
     return CLASSES[m["type"]](num_layers=m["num_layers"],
                               num_bits_per_symbol=spec.system["num_bits_per_symbol"],
-                              quantizer=quantizer, prox=m["prox"], precision=precision)
+                              quantizer=quantizer, prox=m["prox"],
+                              x_init=m.get("x_init", "zero"), precision=precision)
 
 
 def _core_variables(det):
@@ -177,7 +179,7 @@ def _prepare_detector(spec, training, say):
     if training["init_from"]:
         init_cfg = init_from_model(det, training["init_from"])
         say(f"initialised from {training['init_from']} (fine-tuning)")
-    if det.quantizer is not None and det.quantizer.mode in STEP_MODES:
+    if det.quantizer is not None and det.quantizer.needs_calibration:
         cal = training_set(spec.system, training["calibration_samples"], spec.seed, "calib")
         det.quantizer.calibrate(det, cal.inputs)  # Algorithm 1, step 2
     return det, init_cfg
@@ -238,12 +240,14 @@ def _final_detector(det, spec, training, say):
 
 
 def model_name(spec):
-    """Pretrained name of the scenario's model (e.g. ``pgdnet-kaq4-4x4-16qam``; CDL-trained
-    models end in ``-cdl<profile>``, then the scenario's ``name_suffix``)."""
+    """Pretrained name of the scenario's model (e.g. ``pgdnet-kaq4-4x4-16qam``; another depth
+    than K = 5 or the LMMSE warm start add ``-k<K>`` / ``-lmmse``, CDL-trained models
+    ``-cdl<profile>``, then the scenario's ``name_suffix``)."""
     m, system = spec.model, spec.system
     return canonical_name(m["type"], m["quant"], m["bits"], system["num_tx"], system["num_rx"],
-                          system["num_bits_per_symbol"]) + channel_suffix(system) \
-        + m.get("name_suffix", "")
+                          system["num_bits_per_symbol"]) \
+        + architecture_suffix(m["num_layers"], m.get("x_init", "zero")) \
+        + channel_suffix(system) + m.get("name_suffix", "")
 
 
 def _model_record(spec, quick, training, state, init_cfg, val_metrics, metrics, command):
