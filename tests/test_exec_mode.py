@@ -95,16 +95,18 @@ def test_the_hint_table_is_what_the_committed_benchmarks_say(root):
     assert AUTO_HINTS == hints_from_bench(results)
 
 
-def test_hints_pool_the_rows_of_a_family():
+def test_hints_take_xla_only_where_it_won_in_every_row():
     def row(family, graph, xla):
         return {"link_type": "coded_mimo", "family": family,
                 "modes": {"graph": {"median_s": graph}, "xla": xla}}
 
-    rows = [row("a", 1.0, {"median_s": 0.5}), row("a", 1.0, {"median_s": 1.2}),  # gm 0.77
-            row("b", 1.0, {"median_s": 0.95}),                                    # > 0.9
-            row("c", 1.0, {"median_s": 0.5}), row("c", 1.0, {"error": "no kernel"})]
-    assert hints_from_bench([{"rows": rows}]) == {
-        ("coded_mimo", "a"): "xla", ("coded_mimo", "b"): "graph", ("coded_mimo", "c"): "graph"}
+    rows = [row("a", 1.0, {"median_s": 0.5}), row("a", 1.0, {"median_s": 0.85}),  # all <= 0.9
+            row("b", 1.0, {"median_s": 0.3}), row("b", 1.0, {"median_s": 1.2}),   # one loses
+            row("c", 1.0, {"median_s": 0.95}),                                    # > 0.9
+            row("d", 1.0, {"median_s": 0.5}), row("d", 1.0, {"error": "no kernel"})]
+    assert hints_from_bench([{"rows": rows[:4]}, {"rows": rows[4:]}]) == {
+        ("coded_mimo", "a"): "xla", ("coded_mimo", "b"): "graph", ("coded_mimo", "c"): "graph",
+        ("coded_mimo", "d"): "graph"}
 
 
 def test_benchmark_scenarios_are_valid(root):

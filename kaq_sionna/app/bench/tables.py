@@ -138,11 +138,8 @@ def write_json(path, result):
 
 def format_modes_summary(results, names=None):
     """Markdown table of several ``bench link SCENARIO`` mode results together: per (link
-    type, detector family), the XLA / graph ratio of every row in every run, their geometric
-    mean and the mode ``"auto"`` takes from them
-    (:func:`kaq_sionna.app.exec_mode.hints_from_bench`)."""
-    import math
-
+    type, detector family), the XLA / graph ratio of every row in every run, the largest
+    and the mode ``"auto"`` takes from them (:func:`kaq_sionna.app.exec_mode.hints_from_bench`)."""
     from kaq_sionna.app.exec_mode import hints_from_bench
 
     names = names or [f"run {i + 1}" for i in range(len(results))]
@@ -155,16 +152,16 @@ def format_modes_summary(results, names=None):
                 ratios.setdefault((row["link_type"], row["family"]), []).append(
                     (name, row["label"], value))
     hints = hints_from_bench(results)
-    lines = ["| link | family | xla / graph (row, run) | geometric mean | auto |",
+    lines = ["| link | family | xla / graph (row, run) | largest | auto |",
              "| --- | --- | --- | --- | --- |"]
     for key in sorted(ratios):
         cells = ratios[key]
         numbers = [v for _, _, v in cells if v != "fails"]
-        gm = "-" if len(numbers) < len(cells) else f"{math.exp(sum(map(math.log, numbers)) / len(numbers)):.2f}"
+        worst = "fails" if len(numbers) < len(cells) else f"{max(numbers):.2f}"
         shown = ", ".join(f"{v if v == 'fails' else f'{v:.2f}'} ("
                           + ("" if label == key[1] else f"{label}, ") + f"{name})"
                           for name, label, v in cells)
-        lines.append(f"| {key[0]} | {key[1]} | {shown} | {gm} | {hints[key]} |")
+        lines.append(f"| {key[0]} | {key[1]} | {shown} | {worst} | {hints[key]} |")
     return "\n".join(lines)
 
 
