@@ -18,14 +18,15 @@ from kaq_sionna.app.reports import (
     kaq,
     links,
     provenance,
+    quant_cost,
     snr_table,
     training_curves,
 )
 from kaq_sionna.app.reports.common import Provenance, ReportError
 
 #: Report name -> module, in the order ``kaq-sionna report --list`` prints them.
-REPORTS = {m.NAME: m for m in (kaq, eqnet, eqnet_fig4, links, snr_table, training_curves,
-                                provenance)}
+REPORTS = {m.NAME: m for m in (kaq, eqnet, eqnet_fig4, links, snr_table, quant_cost,
+                                training_curves, provenance)}
 
 __all__ = ["REPORTS", "ReportError", "report_parser", "run_report", "report_list"]
 
