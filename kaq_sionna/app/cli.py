@@ -300,6 +300,17 @@ def _set_threads(n):
         print(f"warning: --threads ignored ({err})", file=sys.stderr)
 
 
+def _training_length(config, short=False):
+    """How long a shipped model was trained, from its config.json: epochs, or for SDNet
+    models the Adam steps (per task for a collective model)."""
+    if config.get("model") == "sdnet":
+        steps = config.get("training", {}).get("steps", "?")
+        return f"{steps}st" if short else (
+            f"{steps} steps" + (" per task" if config.get("role") == "collective" else ""))
+    epochs = config.get("epochs", config.get("epochs_stage1", "-"))
+    return str(epochs) if short else f"{epochs} epochs"
+
+
 def registry_listing():
     """Detectors, links and pretrained models as a JSON-serialisable dict."""
     from kaq_sionna import pretrained
@@ -384,7 +395,7 @@ def _cmd_list(args):
                 f" ({row['ber_lmmse']:.4f})" if "ber_lmmse" in row else "")
                 for snr, row in metrics.items())
             print(f"{m['name']:<44} {c.get('model', '?'):<8} {_system_of(c):<11} "
-                  f"{c.get('epochs', c.get('epochs_stage1', '-'))!s:>6}  {bers or '-'}"
+                  f"{_training_length(c, short=True):>6}  {bers or '-'}"
                   + bers_note)
         _print_damaged(listing)
         print("\nlearned parameters of one: kaq-sionna list MODEL")
@@ -408,7 +419,7 @@ def _cmd_list(args):
         c = m["config"]
         metrics = c.get("final_metrics", {}).get("ber_esno_db", {})
         bers = ", ".join(f"{snr} dB {row['ber']:.4f}" for snr, row in metrics.items())
-        print(f"  {m['name']:<28} {c.get('model')}, {c.get('epochs')} epochs"
+        print(f"  {m['name']:<28} {c.get('model')}, {_training_length(c)}"
               + (f", BER {bers}" if bers else "")
               + ("  (DOES NOT DETECT: " + m["not_detecting"] + ")" if m.get("not_detecting")
                  else "  (usable as a [[detector]] name)"))

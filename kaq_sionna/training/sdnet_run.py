@@ -364,7 +364,8 @@ def train_sdnet(spec, out, quick=False, restart=False, ship_dir=None, command=No
     trainer = _Trainer(spec, quick, out, say)
     if trainer.learngene is not None and spec.model["inherit"]:
         save_learngene(trainer.learngene, out / "learngene",
-                       {"from": spec.model["learngene_from"]})
+                       {"from": spec.model["learngene_from"], "command": command,
+                        "git_commit": git_commit()})
     state = _start_or_resume(trainer, out / CHECKPOINT, restart, spec, quick, say)
     if not _train(trainer, state, stop_after):
         return state
