@@ -185,11 +185,16 @@ def _cmd_train(args):
     from kaq_sionna.training.eqnet_spec import scenario_model_type
     from kaq_sionna.training.trainer import TrainConflict
 
-    # Dispatch on [model] type: EQ-Net has its own schema and trainer.
-    if scenario_model_type(args.scenario) == "eqnet":
+    # Dispatch on [model] type: EQ-Net and SDNet have their own schemas and trainers.
+    model_type = scenario_model_type(args.scenario)
+    if model_type == "eqnet":
         from kaq_sionna.training.eqnet_spec import load_eqnet_scenario as load_train_scenario
         from kaq_sionna.training.eqnet_trainer import train_eqnet as train
         ckpt = "checkpoint.npz (and the data in data.npz)"
+    elif model_type == "sdnet":
+        from kaq_sionna.training.sdnet_run import train_sdnet as train
+        from kaq_sionna.training.sdnet_spec import load_sdnet_scenario as load_train_scenario
+        ckpt = "checkpoint.npz"
     else:
         from kaq_sionna.training.spec import load_train_scenario
         from kaq_sionna.training.trainer import train
@@ -209,13 +214,15 @@ def _cmd_train(args):
         with out_of_memory_as_user_error(
                 f"out of memory: a training batch does not fit; lower the batch size in "
                 f"[training] of {args.scenario} (batch_size; EQ-Net: stage1_batch_size / "
-                f"stage2_batch_size); finished epochs are kept in {out}/{ckpt}"):
+                f"stage2_batch_size); finished epochs (SDNet: steps up to the last "
+                f"checkpoint) are kept in {out}/{ckpt}"):
             doc = train(spec, out, quick=args.quick, restart=args.restart, ship_dir=ship_dir,
                         command=command)
     except TrainConflict as err:
         raise UserError(str(err)) from None
     except KeyboardInterrupt:
-        print(f"\ninterrupted: finished epochs are kept in {out}/{ckpt}; "
+        print(f"\ninterrupted: finished epochs (SDNet: steps up to the last checkpoint) "
+              f"are kept in {out}/{ckpt}; "
               "run the same command again to resume.", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(f"wrote {out}/model/ ({doc['name']}), {out}/train.json")
@@ -291,6 +298,17 @@ def _set_threads(n):
         tf.config.threading.set_inter_op_parallelism_threads(n)
     except RuntimeError as err:  # pragma: no cover - TF already initialised
         print(f"warning: --threads ignored ({err})", file=sys.stderr)
+
+
+def _training_length(config, short=False):
+    """How long a shipped model was trained, from its config.json: epochs, or for SDNet
+    models the Adam steps (per task for a collective model)."""
+    if config.get("model") == "sdnet":
+        steps = config.get("training", {}).get("steps", "?")
+        return f"{steps}st" if short else (
+            f"{steps} steps" + (" per task" if config.get("role") == "collective" else ""))
+    epochs = config.get("epochs", config.get("epochs_stage1", "-"))
+    return str(epochs) if short else f"{epochs} epochs"
 
 
 def registry_listing():
@@ -377,7 +395,7 @@ def _cmd_list(args):
                 f" ({row['ber_lmmse']:.4f})" if "ber_lmmse" in row else "")
                 for snr, row in metrics.items())
             print(f"{m['name']:<44} {c.get('model', '?'):<8} {_system_of(c):<11} "
-                  f"{c.get('epochs', c.get('epochs_stage1', '-'))!s:>6}  {bers or '-'}"
+                  f"{_training_length(c, short=True):>6}  {bers or '-'}"
                   + bers_note)
         _print_damaged(listing)
         print("\nlearned parameters of one: kaq-sionna list MODEL")
@@ -401,7 +419,7 @@ def _cmd_list(args):
         c = m["config"]
         metrics = c.get("final_metrics", {}).get("ber_esno_db", {})
         bers = ", ".join(f"{snr} dB {row['ber']:.4f}" for snr, row in metrics.items())
-        print(f"  {m['name']:<28} {c.get('model')}, {c.get('epochs')} epochs"
+        print(f"  {m['name']:<28} {c.get('model')}, {_training_length(c)}"
               + (f", BER {bers}" if bers else "")
               + ("  (DOES NOT DETECT: " + m["not_detecting"] + ")" if m.get("not_detecting")
                  else "  (usable as a [[detector]] name)"))
@@ -663,7 +681,8 @@ def build_parser():
                     help="TensorFlow intra/inter-op threads (0: TensorFlow's default)")
     rp.set_defaults(func=_cmd_reproduce)
 
-    tr = sub.add_parser("train", help="train an unfolded detector (resumable; see "
+    tr = sub.add_parser("train", help="train an unfolded detector, EQ-Net or SDNet "
+                        "(resumable; see "
                         "scenarios/README.md, Training scenarios)")
     tr.add_argument("scenario", help="training scenario TOML file")
     tr.add_argument("--quick", action="store_true", help="1 tiny epoch, for smoke tests")

@@ -163,7 +163,7 @@ class EQNetTrainSpec:
 
 def scenario_model_type(path):
     """``[model] type`` of a training scenario file (``None`` if absent), after checking
-    that it is a known one (``pgdnet``, ``admmnet``, ``eqnet``).
+    that it is a known one (``pgdnet``, ``admmnet``, ``eqnet``, ``sdnet``).
 
     Raises
     ------
@@ -174,7 +174,7 @@ def scenario_model_type(path):
     model = data.get("model")
     if not isinstance(model, dict) or "type" not in model:
         return None
-    known = (*MODEL_TYPES, "eqnet")
+    known = (*MODEL_TYPES, "eqnet", "sdnet")
     if model["type"] not in known:
         raise TrainScenarioError("[model] type", "one of " + ", ".join(repr(t) for t in known),
                                  repr(model["type"]), str(path))
