@@ -96,6 +96,69 @@ def test_individual_inherits_the_learngene_and_resumes(collective_dir, tmp_path)
     assert 0 < config["learngene"]["inherited_ratio"] < 1
 
 
+def _full_transfer(source, **model):
+    return {"scenario": {"name": "sdnet-fulltransfer-tiny", "seed": 5},
+            "model": {"type": "sdnet", "role": "full-transfer", "learngene_from": str(source),
+                      **model},
+            "task": [dict(TASK, channel="kronecker", tx_corr=0.3, rx_corr=0.8)],
+            "training": dict(TRAINING, train_samples=64), "evaluation": dict(EVALUATION)}
+
+
+def test_full_transfer_inherits_the_whole_front_and_resumes(collective_dir, tmp_path):
+    from kaq_sionna.training.sdnet_run import build
+
+    spec = parse_sdnet_scenario(_full_transfer(collective_dir / "model"))
+    assert spec.canonical_name() == "sdnet-fulltransfer-2x4-4qam-kron38"
+    donor = load_sdnet(collective_dir / "model")
+    det, front = build(spec)
+    # before fine-tuning: every front layer of the collective, bit-identical; a new head of
+    # the collective's head size (its zero output layer: the untrained model is ZF)
+    assert [c["name"] for c in det.conv] == [c["name"] for c in donor.conv]
+    assert det.head_units == donor.head_units and det.head_reduce == donor.head_reduce
+    got, ref = det.named_weights(), donor.named_weights()
+    for c in donor.conv:
+        for part in ("kernel", "bias"):
+            key = f"{c['name']}/{part}"
+            np.testing.assert_array_equal(got[key].numpy(), ref[key].numpy(), err_msg=key)
+    assert not np.any(got["head_out/kernel"].numpy())
+    assert det.num_params() == donor.num_params()
+    full = train_sdnet(spec, tmp_path / "full", stream=io.StringIO())
+    cut = train_sdnet(spec, tmp_path / "cut", stream=io.StringIO(), stop_after=1)
+    assert not cut.get("finished") and cut["step"] == 2
+    log = io.StringIO()
+    resumed = train_sdnet(spec, tmp_path / "cut", stream=log)
+    assert "resuming at task 1, step 2" in log.getvalue()
+    assert resumed["final_metrics"] == full["final_metrics"]
+    a, b = (load_sdnet(tmp_path / d / "model").named_weights() for d in ("full", "cut"))
+    for k in a:
+        np.testing.assert_allclose(a[k].numpy(), b[k].numpy(), rtol=1e-5, atol=1e-6, err_msg=k)
+    # fine-tuning moved the transferred front (nothing frozen)
+    assert not np.array_equal(a["conv0/kernel"].numpy(), ref["conv0/kernel"].numpy())
+    config = json.loads((tmp_path / "full" / "model" / "config.json").read_text())
+    assert config["role"] == "full-transfer" and config["size"] == "fulltransfer"
+    assert config["transfer"]["layers"] == ["conv0", "conv1"]
+    assert 0 < config["transfer"]["inherited_ratio"] < 1
+    assert not (tmp_path / "full" / "learngene").exists()
+
+
+@pytest.mark.parametrize("edit, needle", [
+    (lambda d: d["model"].update(size="m"), "[model] size: expected no size for role = "
+     "'full-transfer' (it is a key of role = 'individual')"),
+    (lambda d: d["model"].update(inherit=False), "[model] inherit: expected no inherit"),
+    (lambda d: d["model"].update(conv_width=8), "[model] conv_width: expected no conv_width"),
+    (lambda d: d["model"].update(learngene_from=""), "[model] learngene_from: expected the "
+     "collective model whose whole front is transferred"),
+    (lambda d: d["task"].append(dict(TASK)), "[[task]]: expected exactly one task (the "
+     "full-transfer model's target task)"),
+])
+def test_full_transfer_keys_are_checked(collective_dir, edit, needle):
+    data = _full_transfer(collective_dir / "model")
+    edit(data)
+    with pytest.raises(TrainScenarioError) as err:
+        parse_sdnet_scenario(data, "x.toml")
+    assert needle in str(err.value)
+
+
 def test_changed_scenario_is_refused_on_resume(collective_dir, tmp_path):
     spec = parse_sdnet_scenario(_individual(collective_dir / "model"))
     train_sdnet(spec, tmp_path / "o", stream=io.StringIO(), stop_after=1)
@@ -169,7 +232,7 @@ def test_cli_bad_sdnet_scenario_exits_2(tmp_path, capsys):
     toml = tmp_path / "bad.toml"
     toml.write_text(_toml(data))
     assert main(["train", str(toml), "--quick", "--out", str(tmp_path / "o")]) == 2
-    assert "[model] role: expected one of 'collective', 'individual'" in capsys.readouterr().err
+    assert "[model] role: expected one of 'collective', 'individual', 'full-transfer'" in capsys.readouterr().err
 
 
 SHIPPED = sorted(n for n, c in pretrained.available().items() if c.get("model") == "sdnet")

@@ -11,6 +11,10 @@ r"""``kaq-sionna train`` for SDNet scenarios (:mod:`~kaq_sionna.training.sdnet_s
   and inherited by a model of ``size``
   (:func:`~kaq_sionna.detection.learngene.build_sized`; ``inherit = false``: scratch), then every
   weight is fine-tuned (nothing frozen, as in Learngene).
+* **Full transfer** (``role = "full-transfer"``, the issue's baseline "fine-tuning the whole
+  collective model"): every front layer of ``learngene_from`` (weights copied) + a new head of
+  the collective model's head size for the target task, every weight fine-tuned exactly as an
+  individual model (same data seeds, steps, optimizer).
 
 Data: with ``train_samples = 0`` every step draws a fresh batch of the task, seeded from
 (scenario seed, task index, step); otherwise one fixed set of ``train_samples`` channel uses per
@@ -66,7 +70,9 @@ def build(spec):
 
     Output
     ------
-    collective : ``(SDNetCollective, None)``; individual : ``(SDNet, learngene dict)``.
+    collective : ``(SDNetCollective, None)``; individual : ``(SDNet, learngene dict)``;
+    full-transfer : ``(SDNet, dict of the transferred front)`` (a learngene dict of every front
+    layer, ``placement = "bottom"``).
     """
     import keras
 
@@ -86,6 +92,14 @@ def build(spec):
 
         directory, config = resolve_model(m["learngene_from"])
         donor = load_sdnet(directory, config=config, label=f"learngene_from {m['learngene_from']!r}")
+        if spec.role == "full-transfer":
+            from kaq_sionna.detection.learngene import build_individual
+
+            front = extract_learngene(donor, len(donor.conv), "bottom")
+            det = build_individual(*tasks[0].dims, front, [], head_units=donor.head_units,
+                                   head_reduce=donor.head_reduce, seed=_init_seed(spec),
+                                   name="sdnet_fulltransfer")
+            return det, front
     else:  # scratch without a donor: the collective architecture's layer names and widths
         from kaq_sionna.detection.sdnet import COLLECTIVE_CONV
 
@@ -312,7 +326,15 @@ def _meta(trainer, state, quick, metrics, command):
         "command": command,
         "git_commit": git_commit(),
     }
-    if spec.role == "individual":
+    if spec.role == "full-transfer":
+        lg = trainer.learngene
+        names = [c["name"] for c in lg["layers"]]
+        meta["transfer"] = {
+            "from": spec.model["learngene_from"], "layers": names,
+            "inherited_params": det.num_params(names),
+            "inherited_ratio": inherited_ratio(det, lg)}
+        meta["size"] = "fulltransfer"
+    elif spec.role == "individual":
         lg = trainer.learngene
         names = [c["name"] for c in lg["layers"]]
         inherit = spec.model["inherit"]
@@ -362,7 +384,7 @@ def train_sdnet(spec, out, quick=False, restart=False, ship_dir=None, command=No
         print(text, file=stream, flush=True)
 
     trainer = _Trainer(spec, quick, out, say)
-    if trainer.learngene is not None and spec.model["inherit"]:
+    if trainer.learngene is not None and spec.model.get("inherit", False):
         save_learngene(trainer.learngene, out / "learngene",
                        {"from": spec.model["learngene_from"], "command": command,
                         "git_commit": git_commit()})

@@ -12,6 +12,10 @@ One format for the three roles of the learngene framework (docs/sdnet.md):
   The learngene extraction is part of this role: the inherited layers are written to
   ``<out>/learngene/``. ``inherit = false`` is the scratch baseline (the same architecture,
   randomly initialised).
+* ``role = "full-transfer"``: the *full transfer* baseline of the issue ("fine-tuning the whole
+  collective model"): the whole front of the collective model ``learngene_from`` (every conv
+  layer, its weights copied) + a new head of the collective model's head size, every weight
+  fine-tuned on ONE ``[[task]]`` with the same ``[training]`` budget as an individual model.
 
 The schema is documented in ``scenarios/README.md`` (section *Training scenarios*, SDNet). As for
 every scenario, the whole file is validated before anything runs; every error names the file, the
@@ -37,7 +41,7 @@ from kaq_sionna.training.spec import TrainScenarioError
 __all__ = ["QUICK", "ROLES", "SDNetTrainSpec", "load_sdnet_scenario", "parse_sdnet_scenario",
            "task_slug"]
 
-ROLES = ("collective", "individual")
+ROLES = ("collective", "individual", "full-transfer")
 PLACEMENTS = ("bottom", "top")
 CDL_MODELS = ("A", "B", "C", "D", "E")
 
@@ -50,7 +54,9 @@ SCENARIO_KEYS = (
 MODEL_KEYS = (
     Param("type", str, REQUIRED, "model type", choices=("sdnet",)),
     Param("role", str, REQUIRED, "the collective model (sequential tasks with EWC) or an "
-          "individual model (learngene + new layers, one target task)", choices=ROLES),
+          "individual model (learngene + new layers, one target task), or the full-transfer "
+          "baseline (the collective's whole front + a new head, one target task)",
+          choices=ROLES),
     # collective
     Param("conv_layers", int, 4, "collective: convolutional layers of the front (conv0..)",
           min=1, max=12),
@@ -61,9 +67,10 @@ MODEL_KEYS = (
     # individual
     Param("size", str, "m", "individual: size (new layers, width, head; "
           "kaq_sionna.detection.sdnet.INDIVIDUAL_SIZES)", choices=tuple(INDIVIDUAL_SIZES)),
-    Param("learngene_from", str, "", "individual: the collective model whose learngene is "
-          "inherited: a shipped model name (kaq-sionna list) or a model directory "
-          "(results/train/<name>/model); \"\" only with inherit = false"),
+    Param("learngene_from", str, "", "individual / full-transfer: the collective model whose "
+          "learngene (full-transfer: whole front) is inherited: a shipped model name (kaq-sionna "
+          "list) or a model directory (results/train/<name>/model); \"\" only with inherit = "
+          "false"),
     Param("learngene_layers", int, 2, "individual: layers of the learngene", min=1, max=12),
     Param("placement", str, "bottom", "individual: which front layers form the learngene and "
           "where they sit (bottom: the first layers, at the input; top: the last, under the head)",
@@ -114,6 +121,13 @@ SECTIONS = {"scenario": SCENARIO_KEYS, "model": MODEL_KEYS, "training": TRAINING
 REQUIRED_SECTIONS = ("scenario", "model")
 COLLECTIVE_ONLY = ("conv_layers", "conv_width", "head_units", "head_reduce")
 INDIVIDUAL_ONLY = ("size", "learngene_from", "learngene_layers", "placement", "inherit")
+#: keys a role does not take (given: an error; otherwise dropped from the parsed model)
+UNUSED = {"collective": INDIVIDUAL_ONLY,
+          "individual": COLLECTIVE_ONLY,
+          "full-transfer": COLLECTIVE_ONLY + ("size", "learngene_layers", "placement", "inherit")}
+#: the role each key belongs to, for the error message
+KEY_ROLE = {**{k: "collective" for k in COLLECTIVE_ONLY},
+            **{k: "individual" for k in INDIVIDUAL_ONLY}}
 
 # --quick: a smoke test of the whole pipeline (seconds).
 QUICK = {"steps": 6, "batch_size": 64, "train_samples": 256, "fisher_batches": 2,
@@ -185,7 +199,9 @@ class SDNetTrainSpec:
         """The name the naming contract gives this model: ``sdnet-<size>-<task>`` (individual;
         ``sdnet-<size>scratch-<task>`` without inheritance, ``-top`` for a top learngene),
         ``sdnet-collective-<last task>-<N>tasks`` (collective: the shipped detector is the
-        front + the head of the last task)."""
+        front + the head of the last task), ``sdnet-fulltransfer-<task>`` (full transfer)."""
+        if self.role == "full-transfer":
+            return f"sdnet-fulltransfer-{task_slug(self.tasks[0])}"
         if self.role == "individual":
             size = self.model["size"] + ("" if self.model["inherit"] else "scratch")
             top = "-top" if self.model["inherit"] and self.model["placement"] == "top" else ""
@@ -220,8 +236,8 @@ def _parse_tasks(data, role):
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise SpecError("[[task]]", "an array of tables ([[task]], not [task])",
                         type(tables).__name__)
-    if role == "individual" and len(tables) != 1:
-        raise SpecError("[[task]]", "exactly one task (the individual model's target task)",
+    if role != "collective" and len(tables) != 1:
+        raise SpecError("[[task]]", f"exactly one task (the {role} model's target task)",
                         f"{len(tables)} tasks")
     if not tables:
         raise SpecError("[[task]]", "at least one task", "an empty list")
@@ -251,12 +267,11 @@ def _parse(data, where):
     model = out["model"]
     role = model["role"]
     given = data["model"]
-    unused = INDIVIDUAL_ONLY if role == "collective" else COLLECTIVE_ONLY
+    unused = UNUSED[role]
     for key in unused:
         if key in given:
             raise SpecError(f"[model] {key}", f"no {key} for role = {role!r} (it is a key of "
-                            f"role = {'individual' if role == 'collective' else 'collective'!r})",
-                            repr(given[key]))
+                            f"role = {KEY_ROLE[key]!r})", repr(given[key]))
     for key in unused:
         model.pop(key)
     tasks = _parse_tasks(data, role)
@@ -268,6 +283,11 @@ def _parse(data, where):
         model["head_units"] = [int(u) for u in units]
         if model["conv_layers"] < 1:
             raise SpecError("[model] conv_layers", ">= 1", model["conv_layers"])
+    elif role == "full-transfer":
+        if not model["learngene_from"]:
+            raise SpecError("[model] learngene_from", "the collective model whose whole front "
+                            "is transferred (a shipped model name or a model directory)", "\"\"")
+        _check_learngene_from(model)
     else:
         if not model["learngene_from"] and model["inherit"]:
             raise SpecError("[model] learngene_from", "the collective model to inherit from (a "
@@ -299,7 +319,7 @@ def _check_learngene_from(model):
         raise SpecError("[model] learngene_from", "an SDNet model (config.json model = "
                         "'sdnet')", f"{src!r} of model type {config.get('model')!r}")
     conv = config.get("layer", {}).get("conv", [])
-    if model["learngene_layers"] > len(conv):
+    if "learngene_layers" in model and model["learngene_layers"] > len(conv):
         raise SpecError("[model] learngene_layers", f"<= {len(conv)} (the front layers of "
                         f"{src!r})", model["learngene_layers"])
 
