@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from kaq_sionna.app.reports import kaq, links
+from kaq_sionna.app.reports import kaq, links, quant_cost, snr_table
 
 
 @pytest.fixture
@@ -43,6 +43,13 @@ def test_kaq_16x16_tables_match_the_committed_results(at_root):
     _assert_tables_in(at_root / "docs/kaq.md", kaq.tables(summary))
 
 
+def test_quant_cost_table_matches_the_committed_results(at_root):
+    systems = [quant_cost.cost_rows(f"results/kaq_cost_curve_{size}_16qam", "admmnet-fp32snr",
+                                    [0.1, 0.01]) for size in ("4x4", "16x16")]
+    _assert_tables_in(at_root / "docs/kaq.md",
+                      quant_cost.markdown(systems, "admmnet-fp32snr", [0.1, 0.01]))
+
+
 def test_no_bound_is_printed_as_a_crossing(at_root):
     """The four corrected conclusions of issue 18 stay bounds/intervals, or are resolved by
     refined sweeps inside their former bounds."""
@@ -66,3 +73,14 @@ def test_no_bound_is_printed_as_a_crossing(at_root):
     for wrong in ("1.1-1.3 dB behind\nLMMSE", "12.00 dB, 0.67 dB after LMMSE)",
                   "BLER 1e-1 at 14.0 dB, 3.4 dB after LMMSE"):
         assert wrong not in text
+
+
+@pytest.mark.parametrize("results, doc, targets", [
+    ("results/pusch_cdl_b_kbest/results.json", "docs/links.md", [0.1]),
+    ("results/kaq_coded_16x16_16qam_kbest/results.json", "docs/kaq.md", [0.1, 0.01]),
+])
+def test_refined_kbest_tables_match_the_committed_results(results, doc, targets, at_root):
+    """Issue 18: K-Best against LMMSE on the refined grids, as `kaq-sionna report snr-table`
+    prints it."""
+    tables_ = snr_table.tables([results], "bler", targets, "lmmse")
+    _assert_tables_in(at_root / doc, snr_table.markdown(tables_, "bler", targets))

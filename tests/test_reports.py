@@ -15,6 +15,8 @@ SUMMARIES = [
     (["eqnet"], "results/eqnet/summary.json"),
     (["eqnet-fig4"], "results/eqnet_fig4_csi_2x2_64qam/summary.json"),
     (["links"], "results/links/summary.json"),
+    (["quant-cost", "results/kaq_cost_curve_4x4_16qam", "results/kaq_cost_curve_16x16_16qam",
+      "--reference", "admmnet-fp32snr"], "results/kaq/quant_cost.json"),
 ]
 
 
@@ -91,6 +93,11 @@ def test_list_names_every_report(capsys):
      ["nowhere/ofdm_cdl_c_4x4_16qam/results.json", "no such file"]),
     (["report", "snr-table", "results/nothing/results.json"],
      ["results/nothing/results.json", "no such file"]),
+    (["report", "quant-cost", "results/kaq_cost_curve_4x4_16qam", "--reference", "nope",
+      "--out", "x.png"], ["--reference", "admmnet-fp32snr", "'nope'"]),
+    (["report", "quant-cost", "results/decoder_quickstart", "--reference",
+      "lmmse, decoder=boxplus", "--out", "x.png"],
+     ["-kaq<bits>", "results/decoder_quickstart/results.json"]),
     (["report", "training-curves", "no-such-model", "-o", "x.png"],
      ["'no-such-model'", "results/train/no-such-model/train.json"]),
 ])
@@ -152,3 +159,13 @@ def test_provenance_classifies_commits(tmp_path):
     assert rows["c.json"]["status"] == "none"
     assert rows["c.json"]["command"] == "kaq-sionna run s.toml"
     assert "d.json" not in rows and rows["e.json"]["kind"] == "unreadable"
+
+
+@pytest.mark.parametrize("label, tag", [
+    ("admmnet-kaq4", ("kaq", 4)), ("admmnet-qatmse2", ("qatmse", 2)),
+    ("admmnet-kaq12-4x4-16qam", ("kaq", 12)), ("admmnet-fp32snr", None), ("lmmse", None),
+    ("admmnet-kaqsteponly4", None), ("admmnet-lmmse-kaq4", ("kaq", 4)),
+])
+def test_quant_cost_reads_method_and_bits_from_the_label(label, tag):
+    from kaq_sionna.app.reports.quant_cost import parse_label
+    assert parse_label(label) == tag

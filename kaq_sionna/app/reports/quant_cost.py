@@ -120,20 +120,30 @@ def markdown(systems, reference, targets):
     return "\n".join(lines)
 
 
-def _draw_gap(ax, x, g, style):
-    """One penalty: a marker with its interval, or a hollow arrow marker at a bound."""
+def _draw_gap(ax, x, g, style, top):
+    """One penalty: a marker with its interval, or a hollow arrow marker at a bound; a lower
+    bound above the plotted range ``top`` is drawn at the top edge. Returns that bound (or
+    `None`) so that the caller labels it once per bit width."""
     if g is None:
-        return
+        return None
     lo, hi, est = g["low"], g["high"], g["estimate"]
     if est is not None:
         err = [[est - lo if lo is not None else 0.0], [hi - est if hi is not None else 0.0]]
         ax.errorbar([x], [est], yerr=err, fmt=style["marker"], color=style["color"], capsize=3)
     elif lo is not None and hi is not None:  # bound crossings on both sides: an interval
         ax.plot([x, x], [lo, hi], color=style["color"], lw=2, alpha=0.6)
+    elif lo is not None and lo > top:
+        ax.plot([x], [top], "^", mfc="none", color=style["color"], ms=9, clip_on=False)
+        return lo
     elif lo is not None:
         ax.plot([x], [lo], "^", mfc="none", color=style["color"], ms=9)
     elif hi is not None:
         ax.plot([x], [hi], "v", mfc="none", color=style["color"], ms=9)
+    return None
+
+
+#: Penalties beyond this many dB are drawn as labelled bounds at the top of the plot.
+PLOT_TOP_DB = 2.5
 
 
 def figure(systems, reference, targets, path):
@@ -143,6 +153,7 @@ def figure(systems, reference, targets, path):
     markers = ["o", "s", "D", "P"]
     fig, axes = plt.subplots(1, len(targets), figsize=(5.2 * len(targets), 4.2), squeeze=False)
     for ax, t in zip(axes[0], targets, strict=True):
+        off_top = {}  # bit width -> smallest lower bound drawn at the top edge
         for i, s in enumerate(systems):
             for method in METHODS:
                 rows = [r for r in s["rows"] if r["method"] == method]
@@ -152,19 +163,26 @@ def figure(systems, reference, targets, path):
                 xs = [r["bits"] for r in rows]
                 ests = [(r[f"gap_{t:g}"] or {}).get("estimate") for r in rows]
                 ax.plot([x for x, e in zip(xs, ests, strict=True) if e is not None],
-                        [e for e in ests if e is not None], style["marker"] + "-",
+                        [e for e in ests if e is not None], marker=style["marker"],
                         color=style["color"], ls="-" if i == 0 else "--",
                         label=f"{method} ({s['system']})")
                 for x, r in zip(xs, rows, strict=True):
-                    _draw_gap(ax, x, r[f"gap_{t:g}"], style)
+                    bound = _draw_gap(ax, x, r[f"gap_{t:g}"], style, PLOT_TOP_DB)
+                    if bound is not None:
+                        off_top[x] = min(bound, off_top.get(x, bound))
+        for x, bound in off_top.items():
+            ax.annotate(f"> {bound:+.1f} dB", (x, PLOT_TOP_DB), textcoords="offset points",
+                        xytext=(0, -16), ha="center", fontsize=8)
         ax.axhline(0.0, color="k", lw=0.8)
+        ax.set_ylim(top=PLOT_TOP_DB)
         ax.invert_xaxis()
         ax.set_xlabel("bits per activation")
         ax.set_ylabel(f"Eb/N0 penalty to {reference} [dB]")
         ax.set_title(f"BLER {t:g}")
         ax.grid(True, alpha=0.3)
     axes[0][0].legend(fontsize=8)
-    fig.suptitle("Cost of quantization (hollow triangles: bounds)")
+    fig.suptitle("Cost of quantization against the fair full-precision reference "
+                 "(hollow triangles: bounds)")
     fig.tight_layout()
     save_figure(fig, path)
 
