@@ -1,4 +1,4 @@
-r"""LiteRT export of SDNet's network part (issue 21 item 5, docs/deployment.md section 7).
+r"""LiteRT export of SDNet's network part (issue 21 item 5, docs/deployment.md section 8).
 
 SDNet's ZF front end solves :math:`(\hat H^H\hat H + \epsilon I)x = \hat H^H y` with
 ``tf.linalg.solve`` (``MatrixSolve``) and inverts the Gram matrix for the noise deviations;
