@@ -12,7 +12,9 @@ Small modules with one job each:
 * :mod:`~kaq_sionna.deploy.convert`: fp32 / fp16 / int8 conversion;
 * :mod:`~kaq_sionna.deploy.runtime`: the LiteRT interpreter and memory accounting;
 * :mod:`~kaq_sionna.deploy.check`: agreement with the TF model, tolerances, BER;
-* :mod:`~kaq_sionna.deploy.export`: ``kaq-sionna export``.
+* :mod:`~kaq_sionna.deploy.export`: ``kaq-sionna export``;
+* :mod:`~kaq_sionna.deploy.sdnet_export`: SDNet's network part (the ZF front end stays
+  outside), fp32 / fp16 / int8, checked against its TF twin.
 
 See ``docs/deployment.md``.
 """

@@ -30,6 +30,13 @@ this project's choice, stated in ``docs/sdnet.md``:
   :class:`~sionna.phy.mapping.Demapper` with per-stream noise variance
   :math:`N_0[(\hat H^H\hat H)^{-1}]_{kk}`, and the output layer starts at zero, so that an
   untrained SDNet is the ZF detector and training learns the correction.
+* **Activation quantization** (``quantizer``, beyond the paper, docs/sdnet.md): a
+  :class:`~kaq_sionna.quantization.Quantizer` (the KAQ machinery of the unfolded detectors:
+  modes ``kaq`` with the SNR-adaptive step of eq. (15) and the MMD loss, ``qat-mse``, ...) with
+  one site per hidden activation, after the ReLU of every front layer, of ``head_reduce`` and
+  of every ``head_dense<i>`` (sites ``("x", 1..)`` in that order). The per-sample SNR of the
+  adaptive step is :func:`~kaq_sionna.quantization.per_sample_snr` of ``h`` and ``s``. The
+  input image, the output layer and the ZF front end (residual) stay in float.
 * **Calibration**: the output is trained as the logit of :math:`P(b=1)` with binary cross
   entropy on the bits (:func:`bit_bce`), so it is an LLR in Sionna's sign convention
   :math:`\ln P(b=1|y)/P(b=0|y)`.
@@ -43,10 +50,16 @@ import tensorflow as tf
 from sionna.phy import config
 from sionna.phy.config import dtypes
 
+from kaq_sionna.quantization.adaptive import per_sample_snr
+from kaq_sionna.quantization.modes import make_quantizer
+
 __all__ = ["COLLECTIVE_CONV", "INDIVIDUAL_SIZES", "SDNet", "SDNetCollective", "bit_bce", "bits_from_indices", "conv_spec",
            "count_params", "sdnet_features", "zf_estimate"]
 
 DEFAULT_ZF_CLIP = 4.0
+#: Quantizer settings stored in an SDNet's architecture (``"quantizer"``; absent: float).
+QUANT_KEYS = ("mode", "num_bits", "epsilon", "calib_percentile", "mmd_max_samples", "mmd_kernel",
+              "mmd_bounded", "mmd_max_ratio", "mmd_adversarial", "min_step")
 
 
 def conv_spec(name, filters, kernel=3):
@@ -182,6 +195,9 @@ class SDNet(keras.layers.Layer):
         Hard decisions (0./1.) instead of LLRs.
     precision : `None` | "single" | "double"
         Dtype of the output (`None`: ``sionna.phy.config.precision``).
+    quantizer : `None` | str | :class:`~kaq_sionna.quantization.Quantizer`
+        Activation quantizer of the hidden layers (module docstring; a mode name builds
+        ``Quantizer(mode)``; single precision only); `None`: float activations.
 
     Input
     -----
@@ -199,7 +215,7 @@ class SDNet(keras.layers.Layer):
 
     def __init__(self, num_tx, num_rx, num_bits_per_symbol, conv, head_units=(128,),
                  head_reduce=4, conv_layers=None, zf_clip=DEFAULT_ZF_CLIP, residual=True,
-                 output="bit", hard_out=False, precision=None, **kwargs):
+                 output="bit", hard_out=False, precision=None, quantizer=None, **kwargs):
         super().__init__(dtype="float32", autocast=False, **kwargs)
         if output != "bit":
             raise ValueError(f"SDNet: output must be 'bit', found {output!r}")
@@ -251,6 +267,14 @@ class SDNet(keras.layers.Layer):
                                  kernel_initializer="zeros" if self.residual else "glorot_uniform")
         out.build((None, width))
         self.head_layers.append(out)
+        self.quantizer = make_quantizer(quantizer, "single")
+        if self.quantizer is not None:
+            if self.quantizer.precision != "single":
+                raise ValueError("SDNet: the quantizer must have precision 'single'")
+            if self.quantizer.quantize_intermediate:
+                raise ValueError("SDNet: quantize_intermediate is not supported (one site per "
+                                 "hidden layer)")
+            self.quantizer.attach(len(self.conv_layers) + len(self.head_layers) - 1)
 
     # ------------------------------------------------------------------ structure
     def named_layers(self):
@@ -267,11 +291,27 @@ class SDNet(keras.layers.Layer):
                        f"{', '.join(n for n, _ in self.named_layers())}")
 
     def named_weights(self):
-        """``{"<layer>/kernel": variable, "<layer>/bias": variable, ...}`` in layer order."""
+        """``{"<layer>/kernel": variable, "<layer>/bias": variable, ...}`` in layer order,
+        then the quantizer's (:meth:`quantizer_weights`)."""
         out = {}
         for name, layer in self.named_layers():
             out[f"{name}/kernel"] = layer.kernel
             out[f"{name}/bias"] = layer.bias
+        out.update(self.quantizer_weights())
+        return out
+
+    def quantizer_weights(self):
+        """``{"quantizer/<step|alpha|gamma>": variable, "quantizer/<mmd_x<k>>/<name>": ...}``
+        (empty without quantizer)."""
+        q, out = self.quantizer, {}
+        if q is None:
+            return out
+        for attr in ("step", "alpha", "gamma"):
+            if hasattr(q, attr):
+                out[f"quantizer/{attr}"] = getattr(q, attr)
+        for mmd in getattr(q, "mmd", []):
+            for w in mmd.weights:
+                out[f"quantizer/{mmd.name}/{w.name}"] = w
         return out
 
     def architecture(self):
@@ -280,7 +320,9 @@ class SDNet(keras.layers.Layer):
                 "num_bits_per_symbol": self.num_bits_per_symbol, "conv": [dict(c) for c in
                                                                           self.conv],
                 "head_units": list(self.head_units), "head_reduce": self.head_reduce,
-                "zf_clip": self.zf_clip, "residual": self.residual}
+                "zf_clip": self.zf_clip, "residual": self.residual,
+                **({} if self.quantizer is None else {"quantizer": {
+                    k: self.quantizer.get_config()[k] for k in QUANT_KEYS}})}
 
     def num_params(self, names=None):
         """Parameters of the layers ``names`` (default: all)."""
@@ -290,36 +332,88 @@ class SDNet(keras.layers.Layer):
     def get_config(self):
         cfg = super().get_config()
         cfg.update(self.architecture())
+        cfg.pop("quantizer", None)
         cfg.update(hard_out=self.hard_out, precision=self.precision)
         return cfg
 
     # ------------------------------------------------------------------ forward
+    def network(self, image, snr, q_snr=None, training=False):
+        """The network after the ZF front end: ``(image, snr) -> correction [B, num_tx, K]``
+        (before the residual ZF LLRs), and the per-site MMDs (``kaq`` in training, else
+        an empty list).
+
+        ``q_snr`` [B] is the linear per-sample SNR of an adaptive quantizer step."""
+        q, mmds = self.quantizer, []
+        site = 0
+
+        def quant(z):
+            nonlocal site
+            if q is None:
+                return z
+            shape = tf.shape(z)
+            n = int(np.prod(z.shape[1:]))
+            snr_q = None if q_snr is None else tf.reshape(q_snr, [-1, 1, 1])
+            z_q, mmd = q.quantize_site(tf.reshape(z, [-1, n, 1]), site, snr_q,
+                                       training=training)
+            site += 1
+            if mmd is not None:
+                mmds.append(mmd)
+            return tf.reshape(z_q, shape)
+
+        z = image
+        for layer in self.conv_layers:
+            z = quant(layer(z))
+        z = quant(self.head_layers[0](z))
+        z = tf.concat([tf.reshape(z, [tf.shape(z)[0], -1]), snr], -1)
+        for layer in self.head_layers[1:-1]:
+            z = quant(layer(z))
+        z = self.head_layers[-1](z)
+        return tf.reshape(z, [-1, self.num_tx, self.num_bits_per_symbol]), mmds
+
+    def estimate(self, y, h, s, training=False):
+        """:meth:`logits` (the forward pass :meth:`Quantizer.calibrate
+        <kaq_sionna.quantization.Quantizer.calibrate>` runs)."""
+        return self.forward(y, h, s, training)[0]
+
     def logits(self, y, h, s):
         """Float32 LLRs ``[..., num_tx, K]`` (the differentiable output)."""
+        return self.forward(y, h, s)[0]
+
+    def forward(self, y, h, s, training=False):
+        r"""``(llr, reg)``: :meth:`logits` and the quantizer's regulariser
+        :math:`\epsilon\sum_k \mathrm{MMD}_k` of eq. (16) (``kaq`` with ``training``; else
+        0.0), to be added to the training loss."""
         batch_shape = tf.shape(y)[:-1]
         y = tf.reshape(y, [-1, self.num_rx])
         h = tf.reshape(h, [-1, self.num_rx, self.num_tx])
         s = tf.reshape(s, [-1, self.num_rx, self.num_rx])
         z, snr = sdnet_features(y, h, s, self.zf_clip)
-        for layer in self.conv_layers:
-            z = layer(z)
-        z = self.head_layers[0](z)
-        z = tf.concat([tf.reshape(z, [tf.shape(z)[0], -1]), snr], -1)
-        for layer in self.head_layers[1:]:
-            z = layer(z)
-        z = tf.reshape(z, [-1, self.num_tx, self.num_bits_per_symbol])
+        q_snr = None
+        if self.quantizer is not None and self.quantizer.needs_snr:
+            q_snr = per_sample_snr(tf.cast(h, tf.complex64), tf.cast(s, tf.complex64))
+        z, mmds = self.network(z, snr, q_snr, training=training)
+        reg = 0.0
+        if mmds and self.quantizer.epsilon > 0:
+            reg = self.quantizer.epsilon * tf.add_n(mmds)  # eq. (16)
         if self.residual:
-            x, inv_diag = zf_estimate(tf.cast(y, tf.complex64), tf.cast(h, tf.complex64),
-                                      return_inverse=True)
-            no = tf.reduce_mean(tf.math.real(tf.linalg.diag_part(tf.cast(s, tf.complex64))), -1,
-                                keepdims=True)
-            zf_llr = self._demapper(x, tf.maximum(no * inv_diag, 1e-9))
-            z = z + tf.reshape(zf_llr, [-1, self.num_tx, self.num_bits_per_symbol])
+            z = z + self.zf_llr(y, h, s)
         shape = tf.concat([batch_shape, [self.num_tx, self.num_bits_per_symbol]], 0)
-        return tf.reshape(z, shape)
+        return tf.reshape(z, shape), reg
 
-    def call(self, y, h, s):
-        llr = self.logits(y, h, s)
+    def zf_llr(self, y, h, s):
+        """The residual's ZF app LLRs ``[B, num_tx, K]`` (float32) of ``y [B, num_rx]``,
+        ``h [B, num_rx, num_tx]``, ``s [B, num_rx, num_rx]`` (see the module docstring)."""
+        x, inv_diag = zf_estimate(tf.cast(y, tf.complex64), tf.cast(h, tf.complex64),
+                                  return_inverse=True)
+        no = tf.reduce_mean(tf.math.real(tf.linalg.diag_part(tf.cast(s, tf.complex64))), -1,
+                            keepdims=True)
+        llr = self._demapper(x, tf.maximum(no * inv_diag, 1e-9))
+        return tf.reshape(llr, [-1, self.num_tx, self.num_bits_per_symbol])
+
+    def call(self, y, h, s, training=None):
+        llr, reg = self.forward(y, h, s, training=bool(training))
+        if not isinstance(reg, float):
+            self.add_loss(reg)
         if self.hard_out:
             llr = tf.cast(llr > 0, tf.float32)
         return tf.cast(llr, self._rdtype)

@@ -2,7 +2,8 @@
 ``learngene.npz`` + ``learngene.json`` (learngenes), each file written atomically.
 
 ``weights.npz`` holds one array per variable, keyed ``"<layer>/kernel"`` and ``"<layer>/bias"``
-(:meth:`~kaq_sionna.detection.sdnet.SDNet.named_weights`), loaded with ``allow_pickle=False``.
+(:meth:`~kaq_sionna.detection.sdnet.SDNet.named_weights`; a quantized model also
+``"quantizer/..."``: steps and MMD bandwidths), loaded with ``allow_pickle=False``.
 ``config.json`` records ``"model": "sdnet"``, the architecture (``"layer"``), the system, how
 the model was trained (role, task, learngene, scenario, seed, steps, metrics, commit). Loading
 builds the network from the config and refuses any missing, extra or misshapen variable with a
@@ -19,6 +20,7 @@ import numpy as np
 from kaq_sionna.core.atomic_io import atomic_write_bytes, atomic_write_text
 from kaq_sionna.core.errors import PretrainedMismatch
 from kaq_sionna.detection.sdnet import SDNet
+from kaq_sionna.quantization.modes import Quantizer
 
 __all__ = ["CONFIG_FILE", "LEARNGENE_FILE", "LEARNGENE_META", "WEIGHTS_FILE", "build_from_config",
            "load_learngene", "load_sdnet", "pretrained_loader", "save_learngene", "save_sdnet"]
@@ -53,11 +55,14 @@ def save_sdnet(det, directory, meta):
 
 
 def build_from_config(layer, hard_out=False, precision=None, name=None):
-    """An (untrained) :class:`SDNet` from the ``"layer"`` entry of a config."""
+    """An (untrained) :class:`SDNet` from the ``"layer"`` entry of a config (with its activation
+    quantizer if the entry has ``"quantizer"``; uncalibrated)."""
+    qcfg = layer.get("quantizer")
+    quantizer = None if qcfg is None else Quantizer(precision="single", **qcfg)
     return SDNet(layer["num_tx"], layer["num_rx"], layer["num_bits_per_symbol"], layer["conv"],
                  layer["head_units"], layer["head_reduce"], zf_clip=layer["zf_clip"],
                  residual=layer.get("residual", True),
-                 hard_out=hard_out, precision=precision, name=name)
+                 hard_out=hard_out, precision=precision, quantizer=quantizer, name=name)
 
 
 def load_weights_into(det, arrays, label):
@@ -73,6 +78,8 @@ def load_weights_into(det, arrays, label):
                                      f"expects {tuple(v.shape)}")
     for key, v in variables.items():
         v.assign(arrays[key].astype(np.float32))
+    if det.quantizer is not None:
+        det.quantizer.mark_calibrated()
     return det
 
 

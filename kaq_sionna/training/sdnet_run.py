@@ -15,6 +15,12 @@ r"""``kaq-sionna train`` for SDNet scenarios (:mod:`~kaq_sionna.training.sdnet_s
   collective model"): every front layer of ``learngene_from`` (weights copied) + a new head of
   the collective model's head size for the target task, every weight fine-tuned exactly as an
   individual model (same data seeds, steps, optimizer).
+* **Quantize** (``role = "quantize"``, beyond the paper): the SDNet ``init_from`` rebuilt with an
+  activation quantizer (``quant``, ``bits``, ``epsilon``) on its hidden layers, its weights
+  copied, the quantizer calibrated on ``calib_samples`` channel uses of the task
+  (:meth:`~kaq_sionna.quantization.Quantizer.calibrate`, seed derived from the scenario seed),
+  then every weight and the quantizer's parameters fine-tuned on the bit cross entropy plus the
+  MMD term of eq. (16) (``kaq``).
 
 Data: with ``train_samples = 0`` every step draws a fresh batch of the task, seeded from
 (scenario seed, task index, step); otherwise one fixed set of ``train_samples`` channel uses per
@@ -72,7 +78,7 @@ def build(spec):
     ------
     collective : ``(SDNetCollective, None)``; individual : ``(SDNet, learngene dict)``;
     full-transfer : ``(SDNet, dict of the transferred front)`` (a learngene dict of every front
-    layer, ``placement = "bottom"``).
+    layer, ``placement = "bottom"``); quantize : ``(SDNet, calibration statistics)``.
     """
     import keras
 
@@ -86,6 +92,8 @@ def build(spec):
         conv = [conv_spec(f"conv{i}", m["conv_width"]) for i in range(m["conv_layers"])]
         return SDNetCollective(conv, {t.name: t.dims for t in tasks}, m["head_units"],
                                m["head_reduce"]), None
+    if spec.role == "quantize":
+        return _build_quantized(spec, tasks[0])
     if m["learngene_from"]:
         from kaq_sionna.detection.sdnet_io import load_sdnet
         from kaq_sionna.detection.unfolded_io import resolve_model
@@ -109,6 +117,30 @@ def build(spec):
     det = build_sized(m["size"], *tasks[0].dims, learngene, inherit=m["inherit"],
                       seed=_init_seed(spec), name=f"sdnet_{m['size']}")
     return det, learngene
+
+
+def _build_quantized(spec, task):
+    """``init_from`` with the scenario's quantizer, weights copied, quantizer calibrated."""
+    from kaq_sionna.detection.sdnet import QUANT_KEYS
+    from kaq_sionna.detection.sdnet_io import build_from_config, load_sdnet
+    from kaq_sionna.detection.unfolded_io import resolve_model
+    from kaq_sionna.quantization.modes import Quantizer
+
+    m = spec.model
+    directory, config = resolve_model(m["init_from"])
+    donor = load_sdnet(directory, config=config, label=f"init_from {m['init_from']!r}")
+    if m["quant"] == "fp32":
+        return donor, {}
+    qcfg = Quantizer(m["quant"], m["bits"], epsilon=m["epsilon"],
+                     precision="single").get_config()
+    layer = dict(donor.architecture(), quantizer={k: qcfg[k] for k in QUANT_KEYS})
+    det = build_from_config(layer, name="sdnet_quantized")
+    variables = det.named_weights()
+    for key, v in donor.named_weights().items():
+        variables[key].assign(v)
+    y, h, s, _ = task_batch(task, m["calib_samples"], derive_seed(spec.seed, "sdnet-calib"))
+    stats = det.quantizer.calibrate(det, (y, h, s))
+    return det, stats
 
 
 def _models(spec, model):
@@ -155,8 +187,9 @@ class _Trainer:
         @tf.function(reduce_retracing=True)
         def step(y, h, s, bits):
             with tf.GradientTape() as tape:
-                loss = bit_bce(bits, det.logits(y, h, s))
-                total = loss + (penalty() if penalty is not None else 0.0)
+                llr, reg = det.forward(y, h, s, training=True)  # reg: eq. (16) MMD (kaq) or 0
+                loss = bit_bce(bits, llr)
+                total = loss + reg + (penalty() if penalty is not None else 0.0)
             opt.apply_gradients(zip(tape.gradient(total, variables), variables, strict=True))
             return loss
 
@@ -344,6 +377,14 @@ def _meta(trainer, state, quick, metrics, command):
             "inherited_params": det.num_params(names) if inherit else 0,
             "inherited_ratio": inherited_ratio(det, lg) if inherit else 0.0}
         meta["size"] = spec.model["size"]
+    elif spec.role == "quantize":
+        from kaq_sionna.detection.unfolded_io import resolve_model
+
+        _, donor = resolve_model(spec.model["init_from"])
+        meta["quantization"] = {k: spec.model[k] for k in ("init_from", "quant", "bits",
+                                                           "epsilon", "calib_samples")}
+        meta["quantization"]["calibration"] = trainer.learngene
+        meta["size"] = donor.get("size")
     else:
         meta["detector_task"] = task.name
     return meta
@@ -384,7 +425,8 @@ def train_sdnet(spec, out, quick=False, restart=False, ship_dir=None, command=No
         print(text, file=stream, flush=True)
 
     trainer = _Trainer(spec, quick, out, say)
-    if trainer.learngene is not None and spec.model.get("inherit", False):
+    if spec.role != "quantize" and trainer.learngene is not None and \
+            spec.model.get("inherit", False):
         save_learngene(trainer.learngene, out / "learngene",
                        {"from": spec.model["learngene_from"], "command": command,
                         "git_commit": git_commit()})

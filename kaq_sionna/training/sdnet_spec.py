@@ -16,6 +16,11 @@ One format for the three roles of the learngene framework (docs/sdnet.md):
   collective model"): the whole front of the collective model ``learngene_from`` (every conv
   layer, its weights copied) + a new head of the collective model's head size, every weight
   fine-tuned on ONE ``[[task]]`` with the same ``[training]`` budget as an individual model.
+* ``role = "quantize"`` (beyond the paper): an existing SDNet ``init_from`` (its architecture and
+  weights) with an activation quantizer ``quant`` of ``bits`` bits on every hidden layer
+  (:class:`~kaq_sionna.detection.sdnet.SDNet`, ``quantizer``), calibrated on ``calib_samples``
+  samples of the ``[[task]]`` and then fine-tuned (every weight and the quantizer's parameters);
+  ``quant = "fp32"`` fine-tunes the float model with the same budget (the fair reference).
 
 The schema is documented in ``scenarios/README.md`` (section *Training scenarios*, SDNet). As for
 every scenario, the whole file is validated before anything runs; every error names the file, the
@@ -41,7 +46,9 @@ from kaq_sionna.training.spec import TrainScenarioError
 __all__ = ["QUICK", "ROLES", "SDNetTrainSpec", "load_sdnet_scenario", "parse_sdnet_scenario",
            "task_slug"]
 
-ROLES = ("collective", "individual", "full-transfer")
+ROLES = ("collective", "individual", "full-transfer", "quantize")
+#: Activation quantization modes of ``role = "quantize"`` (:mod:`kaq_sionna.quantization.modes`).
+QUANT_MODES = ("fp32", "qat-mse", "kaq", "kaq-step-only", "kaq-mmd-only")
 PLACEMENTS = ("bottom", "top")
 CDL_MODELS = ("A", "B", "C", "D", "E")
 
@@ -55,7 +62,8 @@ MODEL_KEYS = (
     Param("type", str, REQUIRED, "model type", choices=("sdnet",)),
     Param("role", str, REQUIRED, "the collective model (sequential tasks with EWC) or an "
           "individual model (learngene + new layers, one target task), or the full-transfer "
-          "baseline (the collective's whole front + a new head, one target task)",
+          "baseline (the collective's whole front + a new head, one target task), or an existing "
+          "model quantized and fine-tuned (quantize)",
           choices=ROLES),
     # collective
     Param("conv_layers", int, 4, "collective: convolutional layers of the front (conv0..)",
@@ -77,6 +85,16 @@ MODEL_KEYS = (
           choices=PLACEMENTS),
     Param("inherit", bool, True, "individual: copy the learngene's weights (false: the same "
           "architecture randomly initialised, the scratch baseline)"),
+    # quantize
+    Param("init_from", str, "", "quantize: the SDNet model to quantize and fine-tune (a shipped "
+          "model name or a model directory)"),
+    Param("quant", str, "kaq", "quantize: activation quantization mode of the hidden layers",
+          choices=QUANT_MODES),
+    Param("bits", int, 8, "quantize: bit width of the activations", min=2, max=16),
+    Param("epsilon", float, 0.1, "quantize: weight of the MMD loss of eq. (16) (kaq, "
+          "kaq-mmd-only)", min=0.0),
+    Param("calib_samples", int, 2048, "quantize: samples of the task the steps are calibrated on "
+          "(eq. (10), the adaptive fit of eq. (15))", min=2),
 )
 TASK_KEYS = (
     Param("name", str, "", "task name (default: <ntx>x<nrx>-<qam>[-<channel>], e.g. "
@@ -121,13 +139,17 @@ SECTIONS = {"scenario": SCENARIO_KEYS, "model": MODEL_KEYS, "training": TRAINING
 REQUIRED_SECTIONS = ("scenario", "model")
 COLLECTIVE_ONLY = ("conv_layers", "conv_width", "head_units", "head_reduce")
 INDIVIDUAL_ONLY = ("size", "learngene_from", "learngene_layers", "placement", "inherit")
+QUANTIZE_ONLY = ("init_from", "quant", "bits", "epsilon", "calib_samples")
 #: keys a role does not take (given: an error; otherwise dropped from the parsed model)
-UNUSED = {"collective": INDIVIDUAL_ONLY,
-          "individual": COLLECTIVE_ONLY,
-          "full-transfer": COLLECTIVE_ONLY + ("size", "learngene_layers", "placement", "inherit")}
+UNUSED = {"collective": INDIVIDUAL_ONLY + QUANTIZE_ONLY,
+          "individual": COLLECTIVE_ONLY + QUANTIZE_ONLY,
+          "full-transfer": COLLECTIVE_ONLY + QUANTIZE_ONLY + ("size", "learngene_layers",
+                                                             "placement", "inherit"),
+          "quantize": COLLECTIVE_ONLY + INDIVIDUAL_ONLY}
 #: the role each key belongs to, for the error message
 KEY_ROLE = {**{k: "collective" for k in COLLECTIVE_ONLY},
-            **{k: "individual" for k in INDIVIDUAL_ONLY}}
+            **{k: "individual" for k in INDIVIDUAL_ONLY},
+            **{k: "quantize" for k in QUANTIZE_ONLY}}
 
 # --quick: a smoke test of the whole pipeline (seconds).
 QUICK = {"steps": 6, "batch_size": 64, "train_samples": 256, "fisher_batches": 2,
@@ -199,7 +221,19 @@ class SDNetTrainSpec:
         """The name the naming contract gives this model: ``sdnet-<size>-<task>`` (individual;
         ``sdnet-<size>scratch-<task>`` without inheritance, ``-top`` for a top learngene),
         ``sdnet-collective-<last task>-<N>tasks`` (collective: the shipped detector is the
-        front + the head of the last task), ``sdnet-fulltransfer-<task>`` (full transfer)."""
+        front + the head of the last task), ``sdnet-fulltransfer-<task>`` (full transfer),
+        ``init_from`` with the mode tag after its size, e.g. ``sdnet-m-kaq8-4x8-16qam-kron38``
+        (quantize; ``-fp32`` for the float fine-tuning)."""
+        if self.role == "quantize":
+            from pathlib import Path
+
+            from kaq_sionna.detection.unfolded_io import mode_tag
+
+            src = Path(self.model["init_from"])
+            base = src.parent.name if src.name == "model" else src.name
+            head, _, rest = base.partition("-")
+            size, _, rest = rest.partition("-")
+            return f"{head}-{size}-{mode_tag(self.model['quant'], self.model['bits'])}-{rest}"
         if self.role == "full-transfer":
             return f"sdnet-fulltransfer-{task_slug(self.tasks[0])}"
         if self.role == "individual":
@@ -283,6 +317,11 @@ def _parse(data, where):
         model["head_units"] = [int(u) for u in units]
         if model["conv_layers"] < 1:
             raise SpecError("[model] conv_layers", ">= 1", model["conv_layers"])
+    elif role == "quantize":
+        if not model["init_from"]:
+            raise SpecError("[model] init_from", "the SDNet model to quantize (a shipped model "
+                            "name or a model directory)", "\"\"")
+        _check_learngene_from(model, "init_from")
     elif role == "full-transfer":
         if not model["learngene_from"]:
             raise SpecError("[model] learngene_from", "the collective model whose whole front "
@@ -305,19 +344,23 @@ def _parse(data, where):
     return SDNetTrainSpec(where, out["scenario"], model, tasks, tr, ev)
 
 
-def _check_learngene_from(model):
-    """The model named by ``learngene_from`` exists, is an SDNet and has enough front layers."""
+def _check_learngene_from(model, key="learngene_from"):
+    """The model named by ``key`` exists, is an SDNet and has enough front layers
+    (``init_from``: is not quantized already)."""
     from kaq_sionna.detection.unfolded_io import resolve_model
 
-    src = model["learngene_from"]
+    src = model[key]
     try:
         _, config = resolve_model(src)
     except KeyError as err:
-        raise SpecError("[model] learngene_from", "a shipped SDNet model name or a model "
+        raise SpecError(f"[model] {key}", "a shipped SDNet model name or a model "
                         "directory (with config.json)", f"{src!r} ({err.args[0]})") from None
     if config.get("model") != "sdnet":
-        raise SpecError("[model] learngene_from", "an SDNet model (config.json model = "
+        raise SpecError(f"[model] {key}", "an SDNet model (config.json model = "
                         "'sdnet')", f"{src!r} of model type {config.get('model')!r}")
+    if key == "init_from" and config.get("layer", {}).get("quantizer") is not None:
+        raise SpecError("[model] init_from", "a float SDNet model (no quantizer)",
+                        f"{src!r} with quantizer {config['layer']['quantizer']['mode']!r}")
     conv = config.get("layer", {}).get("conv", [])
     if "learngene_layers" in model and model["learngene_layers"] > len(conv):
         raise SpecError("[model] learngene_layers", f"<= {len(conv)} (the front layers of "
