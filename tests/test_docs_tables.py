@@ -75,12 +75,15 @@ def test_no_bound_is_printed_as_a_crossing(at_root):
         assert wrong not in text
 
 
-@pytest.mark.parametrize("results, doc, targets", [
-    ("results/pusch_cdl_b_kbest/results.json", "docs/links.md", [0.1]),
-    ("results/kaq_coded_16x16_16qam_kbest/results.json", "docs/kaq.md", [0.1, 0.01]),
+@pytest.mark.parametrize("results, doc, targets, reference", [
+    ("results/pusch_cdl_b_kbest/results.json", "docs/links.md", [0.1], "lmmse, csi=ls"),
+    ("results/pusch_cdl_b_kbest/results.json", "docs/links.md", [0.1], "lmmse, csi=perfect"),
+    ("results/kaq_coded_16x16_16qam_kbest/results.json", "docs/kaq.md", [0.1, 0.01], "lmmse"),
 ])
-def test_refined_kbest_tables_match_the_committed_results(results, doc, targets, at_root):
+def test_refined_kbest_tables_match_the_committed_results(results, doc, targets, reference,
+                                                          at_root):
     """Issue 18: K-Best against LMMSE on the refined grids, as `kaq-sionna report snr-table`
     prints it."""
-    tables_ = snr_table.tables([results], "bler", targets, "lmmse")
+    tables_ = snr_table.tables([results], "bler", targets, reference)
+    assert next(iter(tables_.values()))["reference"] == reference
     _assert_tables_in(at_root / doc, snr_table.markdown(tables_, "bler", targets))

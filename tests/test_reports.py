@@ -97,7 +97,7 @@ def test_list_names_every_report(capsys):
       "--out", "x.png"], ["--reference", "admmnet-fp32snr", "'nope'"]),
     (["report", "quant-cost", "results/decoder_quickstart", "--reference",
       "lmmse, decoder=boxplus", "--out", "x.png"],
-     ["-kaq<bits>", "results/decoder_quickstart/results.json"]),
+     ["-kaq<bits>", "results/decoder_quickstart:"]),
     (["report", "training-curves", "no-such-model", "-o", "x.png"],
      ["'no-such-model'", "results/train/no-such-model/train.json"]),
 ])
