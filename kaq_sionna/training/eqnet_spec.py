@@ -23,7 +23,12 @@ from kaq_sionna.core.params import (
 )
 from kaq_sionna.registry.detectors import LinkContext, validate_detector
 from kaq_sionna.softbits.eqnet import ESTIMATION_INPUTS, VARIANTS
-from kaq_sionna.training.spec import MODEL_TYPES, TrainScenarioError, spec_fingerprint
+from kaq_sionna.training.spec import (
+    MODEL_TYPES,
+    ScenarioIdentity,
+    TrainScenarioError,
+    spec_fingerprint,
+)
 
 __all__ = ["AUGMENTATIONS", "EQNetTrainSpec", "QUICK", "TRAINING_MODES", "load_eqnet_scenario",
            "parse_eqnet_scenario", "scenario_model_type"]
@@ -110,7 +115,7 @@ QUICK = {"packets_per_snr": 2, "stage1_epochs": 2, "stage2_epochs": 2, "stage1_b
 
 
 @dataclass
-class EQNetTrainSpec:
+class EQNetTrainSpec(ScenarioIdentity):
     """A validated EQ-Net training scenario; each section is a dict with defaults filled in."""
 
     path: str
@@ -120,14 +125,6 @@ class EQNetTrainSpec:
     data: dict
     source: dict
     training: dict
-
-    @property
-    def name(self):
-        return self.scenario["name"]
-
-    @property
-    def seed(self):
-        return self.scenario["seed"]
 
     @property
     def model_type(self):

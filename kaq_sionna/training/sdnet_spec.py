@@ -41,7 +41,7 @@ from kaq_sionna.core.params import (
     read_toml_file,
 )
 from kaq_sionna.detection.sdnet import INDIVIDUAL_SIZES
-from kaq_sionna.training.spec import TrainScenarioError
+from kaq_sionna.training.spec import ScenarioIdentity, TrainScenarioError
 
 __all__ = ["QUICK", "ROLES", "SDNetTrainSpec", "load_sdnet_scenario", "parse_sdnet_scenario",
            "task_slug"]
@@ -169,7 +169,7 @@ def task_slug(task):
 
 
 @dataclass
-class SDNetTrainSpec:
+class SDNetTrainSpec(ScenarioIdentity):
     """A validated SDNet training scenario; each section a dict with defaults filled in,
     ``tasks`` the list of task dicts (names filled in)."""
 
@@ -179,14 +179,6 @@ class SDNetTrainSpec:
     tasks: list
     training: dict
     evaluation: dict
-
-    @property
-    def name(self):
-        return self.scenario["name"]
-
-    @property
-    def seed(self):
-        return self.scenario["seed"]
 
     @property
     def model_type(self):

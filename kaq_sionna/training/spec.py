@@ -113,16 +113,9 @@ class TrainScenarioError(SpecError):
     """A training scenario is invalid (file, key, expectation, finding)."""
 
 
-@dataclass
-class TrainSpec:
-    """A validated training scenario; each section is a dict with defaults filled in."""
-
-    path: str
-    scenario: dict
-    model: dict
-    system: dict
-    training: dict
-    evaluation: dict
+class ScenarioIdentity:
+    """``name`` and ``seed`` of a training spec, read from its ``[scenario]`` section (shared by
+    the PGD-Net/ADMM-Net, EQ-Net and SDNet specs)."""
 
     @property
     def name(self):
@@ -131,6 +124,18 @@ class TrainSpec:
     @property
     def seed(self):
         return self.scenario["seed"]
+
+
+@dataclass
+class TrainSpec(ScenarioIdentity):
+    """A validated training scenario; each section is a dict with defaults filled in."""
+
+    path: str
+    scenario: dict
+    model: dict
+    system: dict
+    training: dict
+    evaluation: dict
 
     def as_dict(self):
         return {"scenario": dict(self.scenario), "model": dict(self.model),
