@@ -52,7 +52,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", default="results/train")
     ap.add_argument("--steps", type=int, nargs="+", default=[50, 150, 500])
-    ap.add_argument("--samples", type=int, nargs="+", default=[256, 1000, 4000])
+    ap.add_argument("--samples", type=int, nargs="+", default=[256, 1000, 4000, 16000])
     ap.add_argument("--snr", type=float, default=10.0)
     a = ap.parse_args()
     table(a.root, f"Adaptation speed: BER (BCE, nats) at {a.snr:g} dB after S steps of fresh batches of 256",
