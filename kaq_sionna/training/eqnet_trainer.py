@@ -77,7 +77,7 @@ from kaq_sionna.training.eqnet_metrics import (
     validation_metrics,
 )
 from kaq_sionna.training.eqnet_steps import make_steps, stage_plan
-from kaq_sionna.training.trainer import check_resumable, provenance_record
+from kaq_sionna.training.trainer import check_resumable, save_and_ship
 
 __all__ = ["CHECKPOINT", "DATA_FILE", "build_model", "model_name", "train_eqnet"]
 
@@ -416,21 +416,6 @@ def _model_record(run, quick, test_ds, state, metrics, command):
     }
 
 
-def _save_and_ship(run, meta, ship_dir):
-    """Saves the model to ``<out>/model/`` (and ``ship_dir/<name>/``) and writes the finished
-    ``train.json``, which it returns."""
-    name = meta["name"]
-    config = save_eqnet(run.model, run.out / "model", meta)
-    if ship_dir is not None:
-        save_eqnet(run.model, Path(ship_dir) / name, meta)
-        run.say(f"shipped as pretrained model {name} ({Path(ship_dir) / name})")
-    doc = {"name": name, "finished": True, "epochs": meta["epochs"], "history": meta["history"],
-           "final_metrics": config["final_metrics"], "data_seconds": meta["data_seconds"],
-           "train_seconds": meta["train_seconds"], **provenance_record(meta)}
-    atomic_write_text(run.out / "train.json", json.dumps(doc, indent=2) + "\n")
-    return doc
-
-
 # ----------------------------------------------------------------------------- training
 
 def train_eqnet(spec, out, quick=False, restart=False, ship_dir=None, command=None, stream=None,
@@ -483,4 +468,6 @@ def train_eqnet(spec, out, quick=False, restart=False, ship_dir=None, command=No
     metrics = evaluate(model, test_ds, training["epsilon"], single_stage=single)
     _report_test_metrics(metrics, model, say)
     meta = _model_record(run, quick, test_ds, state, metrics, command)
-    return _save_and_ship(run, meta, ship_dir)
+    return save_and_ship(save_eqnet, run.model, run.out, meta, ship_dir, run.say,
+                         {"epochs": meta["epochs"], "history": meta["history"]},
+                         seconds=("data_seconds", "train_seconds"))

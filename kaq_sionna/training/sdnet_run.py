@@ -55,7 +55,7 @@ from kaq_sionna.detection.sdnet_io import save_learngene, save_sdnet
 from kaq_sionna.training.checkpoint import load_checkpoint, read_state, save_checkpoint
 from kaq_sionna.training.sdnet_tasks import Task, task_batch
 from kaq_sionna.training.sdnet_trainer import EWC, fisher_diagonal
-from kaq_sionna.training.trainer import check_resumable, provenance_record
+from kaq_sionna.training.trainer import check_resumable, save_and_ship
 
 __all__ = ["CHECKPOINT", "build", "train_sdnet"]
 
@@ -436,12 +436,5 @@ def train_sdnet(spec, out, quick=False, restart=False, ship_dir=None, command=No
     metrics = _evaluate(trainer)
     meta = _meta(trainer, state, quick, metrics, command)
     _, det = trainer.pairs[-1]
-    config = save_sdnet(det, out / "model", meta)
-    if ship_dir is not None:
-        save_sdnet(det, Path(ship_dir) / spec.name, meta)
-        say(f"shipped as pretrained model {spec.name} ({Path(ship_dir) / spec.name})")
-    doc = {"name": spec.name, "finished": True, "role": spec.role, "history": state["history"],
-           "final_metrics": config["final_metrics"], "train_seconds": meta["train_seconds"],
-           **provenance_record(meta)}
-    atomic_write_text(out / "train.json", json.dumps(doc, indent=2) + "\n")
-    return doc
+    return save_and_ship(save_sdnet, det, out, meta, ship_dir, say,
+                         {"role": spec.role, "history": state["history"]})

@@ -288,17 +288,20 @@ def provenance_record(meta):
             "commit": meta.get("git_commit"), "versions": versions()}
 
 
-def _save_and_ship(final, out, meta, ship_dir, say):
-    """Saves the model to ``<out>/model/`` (and ``ship_dir/<name>/``) and writes the finished
-    ``train.json``, which it returns."""
+def save_and_ship(save, model, out, meta, ship_dir, say, fields, seconds=("train_seconds",)):
+    """Saves ``model`` with ``save(model, folder, meta)`` to ``<out>/model/`` (and
+    ``ship_dir/<name>/``) and writes the finished ``train.json``, which it returns: ``name``,
+    ``finished``, the trainer's own ``fields`` (e.g. ``epochs`` and ``history``), the final
+    metrics, the ``seconds`` entries of ``meta`` and the provenance. Shared by the trainers of
+    the unfolded detectors, EQ-Net and SDNet."""
     name = meta["name"]
-    config = save_model(final, out / "model", meta)
+    out = Path(out)
+    config = save(model, out / "model", meta)
     if ship_dir is not None:
-        save_model(final, Path(ship_dir) / name, meta)
+        save(model, Path(ship_dir) / name, meta)
         say(f"shipped as pretrained model {name} ({Path(ship_dir) / name})")
-    doc = {"name": name, "finished": True, "epochs": meta["epochs"], "history": meta["history"],
-           "final_metrics": config["final_metrics"], "train_seconds": meta["train_seconds"],
-           **provenance_record(meta)}
+    doc = {"name": name, "finished": True, **fields, "final_metrics": config["final_metrics"],
+           **{key: meta[key] for key in seconds}, **provenance_record(meta)}
     atomic_write_text(out / "train.json", json.dumps(doc, indent=2) + "\n")
     return doc
 
@@ -366,7 +369,8 @@ def train(spec, out, quick=False, restart=False, stream=None, stop_after=None, s
         say(f"Es/N0 {snr:>5} dB: BER {row['ber']:.5f}  (LMMSE {row['ber_lmmse']:.5f}, "
             f"{row['num_bits']} bits)")
     meta = _model_record(spec, quick, training, state, init_cfg, val_metrics, metrics, command)
-    return _save_and_ship(final, out, meta, ship_dir, say)
+    return save_and_ship(save_model, final, out, meta, ship_dir, say,
+                         {"epochs": meta["epochs"], "history": meta["history"]})
 
 
 def final_metrics(det, system, evaluation, seed):
